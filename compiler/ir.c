@@ -360,3 +360,65 @@ void alc_ir_dump(const struct alc_ir *ir, struct alc_sb *out)
         alc_sb_printf(out, "score = %%%d\n", ir->score);
     }
 }
+
+/* ---- Compaction (backend.h) ---- */
+
+#include "backend.h"
+
+int alc_ir_compact(const struct alc_ir *src, struct alc_ir *dst)
+{
+    int rc = -1;
+    int *id = malloc(((size_t)src->n_nodes + 1) * sizeof *id);
+    unsigned char *mark = malloc((size_t)src->n_nodes + 1);
+    alc_ir_init(dst);
+    if (id == NULL || mark == NULL) {
+        goto done;
+    }
+    for (int i = 0; i < src->n_params; i++) {
+        const struct alc_ir_param *p = &src->params[i];
+        if (alc_ir_add_param(dst, p->name, p->value, p->lo, p->hi, p->span) <
+            0) {
+            goto done;
+        }
+    }
+    alc_ir_reachable(src, mark);
+    for (int i = 0; i < src->n_nodes; i++) {
+        const struct alc_ir_node *n = &src->nodes[i];
+        int args[3] = {-1, -1, -1};
+        id[i] = -1;
+        if (!mark[i]) {
+            continue;
+        }
+        for (int a = 0; a < n->nargs; a++) {
+            args[a] = id[n->arg[a]];
+        }
+        switch (n->op) {
+        case ALC_OP_CONST:
+            id[i] = alc_ir_const(dst, n->u.k, n->span);
+            break;
+        case ALC_OP_INPUT:
+            id[i] = alc_ir_input(dst, (enum alc_input)n->u.input, n->span);
+            break;
+        case ALC_OP_PARAM:
+            id[i] = alc_ir_param(dst, n->u.param, n->span);
+            break;
+        default:
+            id[i] = alc_ir_op(dst, n->op, n->nargs, args, n->span);
+            break;
+        }
+        if (id[i] < 0) {
+            goto done;
+        }
+    }
+    dst->sparsity = src->sparsity >= 0 ? id[src->sparsity] : -1;
+    dst->score = src->score >= 0 ? id[src->score] : -1;
+    dst->file = src->file ? strdup(src->file) : NULL;
+    rc = 0;
+done:
+    free(id);
+    free(mark);
+    if (rc != 0) {
+        alc_ir_free(dst);
+    }
+    return rc;
+}
