@@ -211,6 +211,32 @@ void alc_tok_bpe_index(struct tok_bpe *m)
     }
 }
 
+int alc_tok_bpe_bigrams(struct tok_bpe *m)
+{
+    for (uint32_t i = 0; i < m->vocab.cap; i++) {
+        const struct tok_strent *e = &m->vocab.ents[i];
+        uint32_t prev = TOK_CP_INVALID, cp;
+        for (size_t k = 0; e->s != NULL && k < e->n; prev = cp) {
+            k += alc_tok_utf8_next(e->s + k, e->n - k, &cp);
+            if (prev != TOK_CP_INVALID && cp != TOK_CP_INVALID &&
+                alc_tok_pairmap_put(&m->bigrams, (int32_t)prev, (int32_t)cp,
+                                    0, 0) != 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int32_t alc_tok_bpe_char_id(const struct tok_bpe *m, const char *c,
+                            size_t len, uint32_t cp)
+{
+    if (cp < TOK_CP_FAST) {
+        return m->cp_ids[cp];
+    }
+    return alc_tok_strmap_get(&m->vocab, c, len);
+}
+
 void alc_tok_bpe_scratch_free(struct tok_bpe_scratch *s)
 {
     free(s->syms);

@@ -98,6 +98,12 @@ struct tok_bpe {
     int byte_fallback, fuse_unk, ignore_merges;
     int32_t byte_ids[256];         /* id of "<0xNN>", -1 if absent */
     int32_t cp_ids[TOK_CP_FAST];   /* id of the 1-character token, or -1 */
+    /* Every pair of adjacent code points inside some vocabulary token (a
+     * set; rank and new_id unused). Built only for tokenizers whose words
+     * can be long (no splitting pre-tokenizer): a long word is cut between
+     * two single-token characters that no token contains side by side,
+     * since no merge can ever join across such a point. */
+    struct tok_pairmap bigrams;
 };
 
 /* One symbol of a word being merged (Hugging Face's Symbol). */
@@ -126,6 +132,12 @@ struct tok_bpe_scratch {
 void alc_tok_bpe_scratch_free(struct tok_bpe_scratch *s);
 /* Fills cp_ids from the vocabulary (call after vocab and affixes). */
 void alc_tok_bpe_index(struct tok_bpe *m);
+/* Fills m->bigrams from the vocabulary; -1 when out of memory. */
+int alc_tok_bpe_bigrams(struct tok_bpe *m);
+/* The id of the one-character token c (len bytes, code point cp), -1 if
+ * absent. */
+int32_t alc_tok_bpe_char_id(const struct tok_bpe *m, const char *c,
+                            size_t len, uint32_t cp);
 /*
  * Hugging Face BPE::merge_word + Word::merge_all on one pre-tokenized word
  * (valid UTF-8): characters to ids (byte_fallback / unk), then merges by

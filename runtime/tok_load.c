@@ -1435,6 +1435,21 @@ static int added_match_forms(struct loader *L)
     return 0;
 }
 
+/* Long words (no splitting pre-tokenizer, or Metaspace without split) are
+ * cut at points no merge crosses; that needs the bigram set. */
+static int maybe_bigrams(struct loader *L)
+{
+    struct alc_tokenizer *t = L->t;
+    int long_words = t->n_pre == 0;
+    for (int i = 0; i < t->n_pre; i++) {
+        long_words |= t->pres[i].kind == TOK_PRE_METASPACE && !t->pres[i].split;
+    }
+    if (!long_words || t->bpe.prefix_len > 0 || t->bpe.suffix_len > 0) {
+        return 0;
+    }
+    return alc_tok_bpe_bigrams(&t->bpe) == 0 ? 0 : fail(L, "out of memory");
+}
+
 /* ---- Entry points ---- */
 
 static int load_parts(struct loader *L, const cJSON *root, int32_t *max_id)
@@ -1444,7 +1459,8 @@ static int load_parts(struct loader *L, const cJSON *root, int32_t *max_id)
         load_added(L, get(root, "added_tokens")) != 0 ||
         load_normalizer(L, get(root, "normalizer"), "normalizer") != 0 ||
         load_pre(L, get(root, "pre_tokenizer"), "pre_tokenizer") != 0 ||
-        load_decoder(L, get(root, "decoder"), "decoder") != 0) {
+        load_decoder(L, get(root, "decoder"), "decoder") != 0 ||
+        maybe_bigrams(L) != 0) {
         return -1;
     }
     return 0;
@@ -1572,6 +1588,7 @@ void alc_tok_free(struct alc_tokenizer *t)
     }
     alc_tok_strmap_free(&t->bpe.vocab);
     alc_tok_pairmap_free(&t->bpe.merges);
+    alc_tok_pairmap_free(&t->bpe.bigrams);
     alc_arena_free(&t->arena);
     free(t);
 }

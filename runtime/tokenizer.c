@@ -409,21 +409,10 @@ static void cache_put(struct run *r, const char *w, size_t n, uint32_t h,
     r->ccount++;
 }
 
-/* One pre-tokenized word: ignore_merges lookup, cache, or BPE. */
-static int word(struct run *r, const char *w, size_t n)
+/* BPE of a word through the cache (short words only). */
+static int word_cached(struct run *r, const char *w, size_t n)
 {
     const struct tok_bpe *m = &r->t->bpe;
-    if (r->fn != NULL) {
-        r->fn(r->ctx, w, n, -1);
-        return 0;
-    }
-    if (m->ignore_merges) {
-        int32_t id = alc_tok_strmap_get(&m->vocab, w, n);
-        if (id >= 0) {
-            alc_tok_ids_push(r->out, id);
-            return 0;
-        }
-    }
     if (n > CACHE_MAX_WORD) {
         return alc_tok_bpe_word(m, w, n, &r->bpe, r->out, r->d);
     }
@@ -443,6 +432,61 @@ static int word(struct run *r, const char *w, size_t n)
     }
     cache_put(r, w, n, h, first);
     return 0;
+}
+
+/*
+ * A long word cut into pieces that merge independently: between two
+ * characters that are tokens themselves and that no vocabulary token holds
+ * side by side. A merge result spanning such a point would be a token
+ * holding that pair, so no merge crosses it and the ids are the same as
+ * merging the whole word at once (SentencePiece-style text, which has no
+ * pre-tokenizer, becomes cacheable words this way).
+ */
+static int word_cut(struct run *r, const char *w, size_t n)
+{
+    const struct tok_bpe *m = &r->t->bpe;
+    size_t start = 0, i = 0;
+    uint32_t prev = TOK_CP_INVALID;
+    int prev_known = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t len = alc_tok_utf8_next(w + i, n - i, &cp);
+        int known = cp != TOK_CP_INVALID &&
+                    alc_tok_bpe_char_id(m, w + i, len, cp) >= 0;
+        if (known && prev_known && i > start &&
+            alc_tok_pairmap_get(&m->bigrams, (int32_t)prev, (int32_t)cp) ==
+                NULL) {
+            if (word_cached(r, w + start, i - start) != 0) {
+                return -1;
+            }
+            start = i;
+        }
+        prev = cp;
+        prev_known = known;
+        i += len;
+    }
+    return word_cached(r, w + start, n - start);
+}
+
+/* One pre-tokenized word: ignore_merges lookup, then cut / cache / BPE. */
+static int word(struct run *r, const char *w, size_t n)
+{
+    const struct tok_bpe *m = &r->t->bpe;
+    if (r->fn != NULL) {
+        r->fn(r->ctx, w, n, -1);
+        return 0;
+    }
+    if (m->ignore_merges) {
+        int32_t id = alc_tok_strmap_get(&m->vocab, w, n);
+        if (id >= 0) {
+            alc_tok_ids_push(r->out, id);
+            return 0;
+        }
+    }
+    if (n > CACHE_MAX_WORD && m->bigrams.count > 0) {
+        return word_cut(r, w, n);
+    }
+    return word_cached(r, w, n);
 }
 
 static void emit_added(struct run *r, int32_t id, const char *s, size_t n)
