@@ -43,8 +43,9 @@ static int bench_file(const struct alc_tokenizer *t, const char *name,
         free(ids);
     }
     printf("%-10s %-16s %8.1f ms  %9lld tokens  %6.2f M tokens/s  "
-           "%6.1f MB/s\n", name, rel + 16, 1e3 * best, (long long)n,
-           (double)n / best / 1e6, (double)len / best / 1e6);
+           "%6.1f MB/s\n",
+           name, rel + 16, 1e3 * best, (long long)n, (double)n / best / 1e6,
+           (double)len / best / 1e6);
     rc = 0;
 done:
     if (rc != 0) {

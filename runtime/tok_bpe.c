@@ -92,8 +92,7 @@ int alc_tok_strmap_put(struct tok_strmap *m, const char *s, size_t n,
     return 0;
 }
 
-int32_t alc_tok_strmap_get(const struct tok_strmap *m, const char *s,
-                           size_t n)
+int32_t alc_tok_strmap_get(const struct tok_strmap *m, const char *s, size_t n)
 {
     if (m->cap == 0) {
         return -1;
@@ -219,8 +218,8 @@ int alc_tok_bpe_bigrams(struct tok_bpe *m)
         for (size_t k = 0; e->s != NULL && k < e->n; prev = cp) {
             k += alc_tok_utf8_next(e->s + k, e->n - k, &cp);
             if (prev != TOK_CP_INVALID && cp != TOK_CP_INVALID &&
-                alc_tok_pairmap_put(&m->bigrams, (int32_t)prev, (int32_t)cp,
-                                    0, 0) != 0) {
+                alc_tok_pairmap_put(&m->bigrams, (int32_t)prev, (int32_t)cp, 0,
+                                    0) != 0) {
                 return -1;
             }
         }
@@ -228,8 +227,8 @@ int alc_tok_bpe_bigrams(struct tok_bpe *m)
     return 0;
 }
 
-int32_t alc_tok_bpe_char_id(const struct tok_bpe *m, const char *c,
-                            size_t len, uint32_t cp)
+int32_t alc_tok_bpe_char_id(const struct tok_bpe *m, const char *c, size_t len,
+                            uint32_t cp)
 {
     if (cp < TOK_CP_FAST) {
         return m->cp_ids[cp];
@@ -291,8 +290,7 @@ static int32_t char_id(const struct tok_bpe *m, struct tok_bpe_scratch *s,
 
 /* byte_fallback: every byte of the (affixed) character as <0xNN>, only if
  * all of them exist. Returns 1 when the symbols were added. */
-static int add_byte_fallback(const struct tok_bpe *m,
-                             struct tok_bpe_scratch *s)
+static int add_byte_fallback(const struct tok_bpe *m, struct tok_bpe_scratch *s)
 {
     const unsigned char *b = (const unsigned char *)s->tmp.s;
     for (size_t i = 0; i < s->tmp.len; i++) {
@@ -325,8 +323,10 @@ static int add_unknown(const struct tok_bpe *m, struct tok_bpe_scratch *s,
         push_sym(s, u->id, u->len);
     }
     if (m->unk_id < 0) {
-        alc_diag_errorf(d, "tokenizer.json: model.unk_token '%s' is needed "
-                           "but is not in model.vocab", m->unk_token);
+        alc_diag_errorf(d,
+                        "tokenizer.json: model.unk_token '%s' is needed "
+                        "but is not in model.vocab",
+                        m->unk_token);
         return -1;
     }
     u->id = m->unk_id;
@@ -353,8 +353,7 @@ static int word_symbols(const struct tok_bpe *m, const char *w, size_t n,
             push_sym(s, id, len);
         } else if (m->byte_fallback && add_byte_fallback(m, s)) {
             continue; /* a pending unk stays pending, as in HF */
-        } else if (m->unk_token != NULL &&
-                   add_unknown(m, s, &u, len, d) != 0) {
+        } else if (m->unk_token != NULL && add_unknown(m, s, &u, len, d) != 0) {
             return -1;
         }
     }

@@ -61,8 +61,7 @@ struct tok_strmap {
 int alc_tok_strmap_put(struct tok_strmap *m, const char *s, size_t n,
                        int32_t val, int32_t *old);
 /* Value of s, or -1 when absent. */
-int32_t alc_tok_strmap_get(const struct tok_strmap *m, const char *s,
-                           size_t n);
+int32_t alc_tok_strmap_get(const struct tok_strmap *m, const char *s, size_t n);
 void alc_tok_strmap_free(struct tok_strmap *m);
 
 /* (left id, right id) -> (rank, merged id): the BPE merge table. */
@@ -96,8 +95,8 @@ struct tok_bpe {
     const char *suffix;        /* end_of_word_suffix or "" */
     size_t prefix_len, suffix_len;
     int byte_fallback, fuse_unk, ignore_merges;
-    int32_t byte_ids[256];         /* id of "<0xNN>", -1 if absent */
-    int32_t cp_ids[TOK_CP_FAST];   /* id of the 1-character token, or -1 */
+    int32_t byte_ids[256];       /* id of "<0xNN>", -1 if absent */
+    int32_t cp_ids[TOK_CP_FAST]; /* id of the 1-character token, or -1 */
     /* Every pair of adjacent code points inside some vocabulary token (a
      * set; rank and new_id unused). Built only for tokenizers whose words
      * can be long (no splitting pre-tokenizer): a long word is cut between
@@ -136,8 +135,8 @@ void alc_tok_bpe_index(struct tok_bpe *m);
 int alc_tok_bpe_bigrams(struct tok_bpe *m);
 /* The id of the one-character token c (len bytes, code point cp), -1 if
  * absent. */
-int32_t alc_tok_bpe_char_id(const struct tok_bpe *m, const char *c,
-                            size_t len, uint32_t cp);
+int32_t alc_tok_bpe_char_id(const struct tok_bpe *m, const char *c, size_t len,
+                            uint32_t cp);
 /*
  * Hugging Face BPE::merge_word + Word::merge_all on one pre-tokenized word
  * (valid UTF-8): characters to ids (byte_fallback / unk), then merges by
@@ -181,8 +180,8 @@ enum tok_nf {
 /* Appends the normalized form of s to out. Ill-formed bytes (possible with
  * byte-level models) pass through unchanged, splitting the text into
  * separately normalized runs. */
-int alc_tok_unicode_apply(enum tok_nf form, struct alc_sb *out,
-                          const char *s, size_t n, struct alc_diag *d);
+int alc_tok_unicode_apply(enum tok_nf form, struct alc_sb *out, const char *s,
+                          size_t n, struct alc_diag *d);
 
 /* ---- Tokenizer description (filled by tok_load.c) ---- */
 
@@ -286,10 +285,10 @@ struct tok_matcher {
 struct alc_tokenizer {
     struct alc_arena arena; /* strings and tables below, freed at once */
     struct tok_bpe bpe;
-    int32_t n_ids;          /* 1 + the largest id */
-    const char **pieces;    /* [n_ids] token string, NULL for unused ids */
-    uint32_t *piece_len;    /* [n_ids] */
-    uint8_t *special;       /* [n_ids] 1 for special added tokens */
+    int32_t n_ids;       /* 1 + the largest id */
+    const char **pieces; /* [n_ids] token string, NULL for unused ids */
+    uint32_t *piece_len; /* [n_ids] */
+    uint8_t *special;    /* [n_ids] 1 for special added tokens */
     struct tok_added *added;
     int n_added;
     struct tok_matcher raw_match;  /* normalized == false */

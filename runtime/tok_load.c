@@ -149,8 +149,8 @@ static int opt_int(struct loader *L, const cJSON *o, const char *where,
         return 0;
     }
     if (as_int(x, lo, hi, out) != 0) {
-        return fail(L, "%s.%s: expected an integer in [%ld, %ld]", where,
-                    key, lo, hi);
+        return fail(L, "%s.%s: expected an integer in [%ld, %ld]", where, key,
+                    lo, hi);
     }
     return 0;
 }
@@ -170,8 +170,7 @@ static int one_char(struct loader *L, const char *where, const char *key,
 {
     uint32_t cp;
     size_t n = strlen(s);
-    if (n == 0 || alc_tok_utf8_next(s, n, &cp) != n ||
-        cp == TOK_CP_INVALID) {
+    if (n == 0 || alc_tok_utf8_next(s, n, &cp) != n || cp == TOK_CP_INVALID) {
         return fail(L, "%s.%s: expected exactly one character", where, key);
     }
     return 0;
@@ -189,8 +188,7 @@ static cJSON *parse_json(struct loader *L, const char *text, size_t len)
             line += *p == '\n';
             col = *p == '\n' ? 1 : col + 1;
         }
-        alc_diag_errorf(L->d, "%s:%d:%d: invalid JSON", L->in_file, line,
-                        col);
+        alc_diag_errorf(L->d, "%s:%d:%d: invalid JSON", L->in_file, line, col);
         return NULL;
     }
     if (!cJSON_IsObject(root)) {
@@ -244,8 +242,7 @@ static int load_pattern(struct loader *L, const cJSON *o, const char *where,
     const char *lit = NULL, *re = NULL;
     snprintf(w, sizeof w, "%s.pattern", where);
     if (!cJSON_IsObject(x)) {
-        return fail(L, "%s: expected {\"String\": ...} or {\"Regex\": ...}",
-                    w);
+        return fail(L, "%s: expected {\"String\": ...} or {\"Regex\": ...}", w);
     }
     if (opt_str(L, x, w, "String", &lit) != 0 ||
         opt_str(L, x, w, "Regex", &re) != 0) {
@@ -280,9 +277,10 @@ static int load_vocab(struct loader *L, const cJSON *vocab, int32_t *max_id)
     {
         long id;
         if (as_int(it, 0, TOK_MAX_ID - 1, &id) != 0) {
-            return fail(L, "model.vocab['%s']: id must be an integer in "
-                           "[0, %d)", show(b1, sizeof b1, it->string),
-                        TOK_MAX_ID);
+            return fail(L,
+                        "model.vocab['%s']: id must be an integer in "
+                        "[0, %d)",
+                        show(b1, sizeof b1, it->string), TOK_MAX_ID);
         }
         *max_id = (int32_t)id > *max_id ? (int32_t)id : *max_id;
     }
@@ -305,8 +303,9 @@ static int load_vocab(struct loader *L, const cJSON *vocab, int32_t *max_id)
         }
         int put = alc_tok_strmap_put(&m->vocab, key, n, id, &old);
         if (put != 0) {
-            fail(L, put > 0 ? "model.vocab: token '%s' appears twice"
-                            : "model.vocab: out of memory at '%s'",
+            fail(L,
+                 put > 0 ? "model.vocab: token '%s' appears twice"
+                         : "model.vocab: out of memory at '%s'",
                  show(b1, sizeof b1, key));
             goto done;
         }
@@ -333,12 +332,16 @@ static int merge_parts(struct loader *L, const cJSON *x, int i,
             return 1;
         }
         if (sp == NULL) {
-            return fail(L, "model.merges[%d]: merge '%s' has no second "
-                           "token", i, show(b1, sizeof b1, s));
+            return fail(L,
+                        "model.merges[%d]: merge '%s' has no second "
+                        "token",
+                        i, show(b1, sizeof b1, s));
         }
         if (strchr(sp + 1, ' ') != NULL) {
-            return fail(L, "model.merges[%d]: merge '%s' has more than two "
-                           "tokens", i, show(b1, sizeof b1, s));
+            return fail(L,
+                        "model.merges[%d]: merge '%s' has more than two "
+                        "tokens",
+                        i, show(b1, sizeof b1, s));
         }
         alc_sb_append(a, s, (size_t)(sp - s));
         alc_sb_puts(b, sp + 1);
@@ -363,21 +366,24 @@ static int add_merge(struct loader *L, int i, uint32_t rank,
     int32_t ia = alc_tok_strmap_get(&m->vocab, alc_sb_str(a), a->len);
     int32_t ib = alc_tok_strmap_get(&m->vocab, alc_sb_str(b), b->len);
     if (ia < 0 || ib < 0) {
-        return fail(L, "model.merges[%d]: token '%s' is not in model.vocab",
-                    i, show(b1, sizeof b1, alc_sb_str(ia < 0 ? a : b)));
+        return fail(L, "model.merges[%d]: token '%s' is not in model.vocab", i,
+                    show(b1, sizeof b1, alc_sb_str(ia < 0 ? a : b)));
     }
     if (b->len < m->prefix_len) {
-        return fail(L, "model.merges[%d]: '%s' is shorter than "
-                       "continuing_subword_prefix", i,
-                    show(b1, sizeof b1, alc_sb_str(b)));
+        return fail(L,
+                    "model.merges[%d]: '%s' is shorter than "
+                    "continuing_subword_prefix",
+                    i, show(b1, sizeof b1, alc_sb_str(b)));
     }
     alc_sb_reset(ab);
     alc_sb_append(ab, alc_sb_str(a), a->len);
     alc_sb_append(ab, alc_sb_str(b) + m->prefix_len, b->len - m->prefix_len);
     int32_t iab = alc_tok_strmap_get(&m->vocab, alc_sb_str(ab), ab->len);
     if (iab < 0) {
-        return fail(L, "model.merges[%d]: merged token '%s' is not in "
-                       "model.vocab", i, show(b1, sizeof b1, alc_sb_str(ab)));
+        return fail(L,
+                    "model.merges[%d]: merged token '%s' is not in "
+                    "model.vocab",
+                    i, show(b1, sizeof b1, alc_sb_str(ab)));
     }
     if (alc_tok_pairmap_put(&m->merges, ia, ib, rank, iab) != 0) {
         return fail(L, "out of memory");
@@ -423,8 +429,7 @@ static int load_bpe_options(struct loader *L, const cJSON *mo)
     struct tok_bpe *m = &L->t->bpe;
     const cJSON *drop = get(mo, "dropout");
     const char *unk = NULL, *pre = NULL, *suf = NULL;
-    if (!absent(drop) &&
-        (!cJSON_IsNumber(drop) || drop->valuedouble != 0.0)) {
+    if (!absent(drop) && (!cJSON_IsNumber(drop) || drop->valuedouble != 0.0)) {
         return fail(L, "model.dropout: BPE-dropout is not supported (it "
                        "makes encoding random); expected null");
     }
@@ -459,8 +464,9 @@ static int load_model(struct loader *L, const cJSON *mo, int32_t *max_id)
         return -1;
     }
     if (type != NULL && strcmp(type, "BPE") != 0) {
-        return fail(L, "model.type '%s' is not supported (only BPE; "
-                       "Unigram, WordPiece and WordLevel are not)",
+        return fail(L,
+                    "model.type '%s' is not supported (only BPE; "
+                    "Unigram, WordPiece and WordLevel are not)",
                     show(b1, sizeof b1, type));
     }
     if (type == NULL && get(mo, "merges") == NULL) {
@@ -473,8 +479,8 @@ static int load_model(struct loader *L, const cJSON *mo, int32_t *max_id)
     }
     m->unk_id = -1;
     if (m->unk_token != NULL) {
-        m->unk_id = alc_tok_strmap_get(&m->vocab, m->unk_token,
-                                       strlen(m->unk_token));
+        m->unk_id =
+            alc_tok_strmap_get(&m->vocab, m->unk_token, strlen(m->unk_token));
     }
     alc_tok_bpe_index(m);
     return 0;
@@ -482,8 +488,8 @@ static int load_model(struct loader *L, const cJSON *mo, int32_t *max_id)
 
 /* ---- Added tokens ---- */
 
-static int load_added_flags(struct loader *L, const cJSON *x,
-                            const char *where, struct tok_added *a)
+static int load_added_flags(struct loader *L, const cJSON *x, const char *where,
+                            struct tok_added *a)
 {
     return opt_bool(L, x, where, "single_word", 0, &a->single_word) ||
            opt_bool(L, x, where, "lstrip", 0, &a->lstrip) ||
@@ -555,9 +561,10 @@ static int load_one_added(struct loader *L, const cJSON *x, int i)
         return fail(L, "%s: id %d is too large", w, a.id);
     }
     if (file_id >= 0 && file_id != a.id) {
-        alc_diag_warnf(L->d, "%s: %s: '%s' gets id %d, not %ld (ids follow "
-                             "the vocabulary as in Hugging Face)", L->file,
-                       w, show(b1, sizeof b1, content), a.id, file_id);
+        alc_diag_warnf(L->d,
+                       "%s: %s: '%s' gets id %d, not %ld (ids follow "
+                       "the vocabulary as in Hugging Face)",
+                       L->file, w, show(b1, sizeof b1, content), a.id, file_id);
     }
     a.len = strlen(content);
     a.content = dup(L, content, a.len);
@@ -595,8 +602,7 @@ static int load_added(struct loader *L, const cJSON *arr)
 
 /* ---- Normalizers ---- */
 
-static int load_normalizer(struct loader *L, const cJSON *o,
-                           const char *where);
+static int load_normalizer(struct loader *L, const cJSON *o, const char *where);
 
 static struct tok_norm *new_norm(struct loader *L, const char *where,
                                  enum tok_norm_kind kind)
@@ -648,13 +654,12 @@ static const struct {
     const char *name;
     enum tok_nf form;
 } unicode_norms[] = {
-    {"NFC", TOK_NF_NFC},   {"NFD", TOK_NF_NFD}, {"NFKC", TOK_NF_NFKC},
+    {"NFC", TOK_NF_NFC},   {"NFD", TOK_NF_NFD},         {"NFKC", TOK_NF_NFKC},
     {"NFKD", TOK_NF_NFKD}, {"Lowercase", TOK_NF_LOWER},
 };
 _Static_assert(TOK_NF_COUNT == 5, "one unicode_norms entry per form");
 
-static int load_normalizer(struct loader *L, const cJSON *o,
-                           const char *where)
+static int load_normalizer(struct loader *L, const cJSON *o, const char *where)
 {
     const char *type = NULL;
     struct tok_norm *nm = NULL;
@@ -671,8 +676,7 @@ static int load_normalizer(struct loader *L, const cJSON *o,
     if (strcmp(type, "Sequence") == 0) {
         return load_norm_sequence(L, o, where);
     }
-    for (size_t i = 0; i < sizeof unicode_norms / sizeof *unicode_norms;
-         i++) {
+    for (size_t i = 0; i < sizeof unicode_norms / sizeof *unicode_norms; i++) {
         if (strcmp(type, unicode_norms[i].name) == 0) {
             nm = new_norm(L, where, TOK_NORM_UNICODE);
             if (nm != NULL) {
@@ -713,8 +717,7 @@ static struct tok_pre *new_pre(struct loader *L, const char *where,
 {
     struct alc_tokenizer *t = L->t;
     if (t->n_pre >= TOK_MAX_STEPS) {
-        fail(L, "%s: more than %d pre-tokenizer steps", where,
-             TOK_MAX_STEPS);
+        fail(L, "%s: more than %d pre-tokenizer steps", where, TOK_MAX_STEPS);
         return NULL;
     }
     struct tok_pre *p = &t->pres[t->n_pre++];
@@ -750,15 +753,15 @@ static int load_behavior(struct loader *L, const cJSON *o, const char *where,
             return 0;
         }
     }
-    return fail(L, "%s.behavior '%s' is not one of Removed, Isolated, "
-                   "MergedWithPrevious, MergedWithNext, Contiguous",
+    return fail(L,
+                "%s.behavior '%s' is not one of Removed, Isolated, "
+                "MergedWithPrevious, MergedWithNext, Contiguous",
                 where, show(b1, sizeof b1, s));
 }
 
 /* A Split step over a built-in regex (Digits, Whitespace, ...). */
-static int builtin_split(struct loader *L, const char *where,
-                         const char *re, enum tok_split_behavior b,
-                         int invert)
+static int builtin_split(struct loader *L, const char *where, const char *re,
+                         enum tok_split_behavior b, int invert)
 {
     struct tok_pre *p = new_pre(L, where, TOK_PRE_SPLIT);
     if (p == NULL) {
@@ -778,9 +781,9 @@ _Static_assert(TOK_PREPEND_COUNT == 3, "one name per prepend scheme");
 
 /* Metaspace's replacement and prepend scheme (pre-tokenizer and decoder):
  * prepend_scheme, or the older add_prefix_space (false = never). */
-static int load_metaspace(struct loader *L, const cJSON *o,
-                          const char *where, const char **text,
-                          size_t *text_len, enum tok_prepend *prepend)
+static int load_metaspace(struct loader *L, const cJSON *o, const char *where,
+                          const char **text, size_t *text_len,
+                          enum tok_prepend *prepend)
 {
     const char *repl = NULL, *scheme = NULL;
     int aps = 1;
@@ -803,8 +806,10 @@ static int load_metaspace(struct loader *L, const cJSON *o,
             return *text == NULL ? -1 : 0;
         }
     }
-    return fail(L, "%s.prepend_scheme '%s' is not one of always, first, "
-                   "never", where, show(b1, sizeof b1, scheme));
+    return fail(L,
+                "%s.prepend_scheme '%s' is not one of always, first, "
+                "never",
+                where, show(b1, sizeof b1, scheme));
 }
 
 static int load_pre_metaspace(struct loader *L, const cJSON *o,
@@ -835,8 +840,7 @@ static int load_pre_bytelevel(struct loader *L, const cJSON *o,
     return use_regex ? compile(L, where, gpt2_pattern, 0, &p->pat.re) : 0;
 }
 
-static int load_pre_split(struct loader *L, const cJSON *o,
-                          const char *where)
+static int load_pre_split(struct loader *L, const cJSON *o, const char *where)
 {
     struct tok_pre *p = new_pre(L, where, TOK_PRE_SPLIT);
     if (p == NULL || load_pattern(L, o, where, &p->pat) != 0 ||
@@ -866,8 +870,8 @@ static int load_pre_sequence(struct loader *L, const cJSON *o,
     return 0;
 }
 
-static int load_pre_builtin(struct loader *L, const cJSON *o,
-                            const char *where, const char *type)
+static int load_pre_builtin(struct loader *L, const cJSON *o, const char *where,
+                            const char *type)
 {
     enum tok_split_behavior b;
     int digits = 0;
@@ -877,15 +881,14 @@ static int load_pre_builtin(struct loader *L, const cJSON *o,
             return -1;
         }
         return builtin_split(L, where, "\\p{N}",
-                             digits ? TOK_SPLIT_ISOLATED
-                                    : TOK_SPLIT_CONTIGUOUS, 0);
+                             digits ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS,
+                             0);
     }
     if (strcmp(type, "WhitespaceSplit") == 0) {
         return builtin_split(L, where, space_pattern, TOK_SPLIT_REMOVED, 0);
     }
     if (strcmp(type, "Whitespace") == 0) {
-        return builtin_split(L, where, "\\w+|[^\\w\\s]+", TOK_SPLIT_REMOVED,
-                             1);
+        return builtin_split(L, where, "\\w+|[^\\w\\s]+", TOK_SPLIT_REMOVED, 1);
     }
     if (strcmp(type, "Punctuation") == 0) {
         if (load_behavior(L, o, where, TOK_SPLIT_ISOLATED, &b) != 0) {
@@ -973,8 +976,7 @@ static int load_dec_text(struct loader *L, const cJSON *o, const char *where,
     return dc->text == NULL ? -1 : 0;
 }
 
-static int load_dec_strip(struct loader *L, const cJSON *o,
-                          const char *where)
+static int load_dec_strip(struct loader *L, const cJSON *o, const char *where)
 {
     struct tok_dec *dc = new_dec(L, where, TOK_DEC_STRIP);
     long start = 0, stop = 0;
@@ -1045,9 +1047,8 @@ static int load_post(struct loader *L, const cJSON *o, const char *where,
                      struct special_ids *sp);
 
 /* The ids of one SpecialToken of a template, from special_tokens. */
-static int template_special(struct loader *L, const cJSON *o,
-                            const char *where, const cJSON *item,
-                            struct tok_ids *to)
+static int template_special(struct loader *L, const cJSON *o, const char *where,
+                            const cJSON *item, struct tok_ids *to)
 {
     const char *name = NULL;
     const cJSON *ids = NULL, *x = NULL;
@@ -1058,15 +1059,17 @@ static int template_special(struct loader *L, const cJSON *o,
     const cJSON *st = get(get(o, "special_tokens"), name);
     ids = get(st, "ids");
     if (!cJSON_IsArray(ids)) {
-        return fail(L, "%s: special token '%s' has no ids in "
-                       "special_tokens", where, show(b1, sizeof b1, name));
+        return fail(L,
+                    "%s: special token '%s' has no ids in "
+                    "special_tokens",
+                    where, show(b1, sizeof b1, name));
     }
     cJSON_ArrayForEach(x, ids)
     {
         long id;
         if (as_int(x, 0, TOK_MAX_ID - 1, &id) != 0) {
-            return fail(L, "%s: special_tokens['%s'].ids: expected ids",
-                        where, show(b1, sizeof b1, name));
+            return fail(L, "%s: special_tokens['%s'].ids: expected ids", where,
+                        show(b1, sizeof b1, name));
         }
         alc_tok_ids_push(to, (int32_t)id);
     }
@@ -1103,8 +1106,10 @@ static int load_template(struct loader *L, const cJSON *o, const char *where,
             }
             seen_a = 1;
         } else {
-            fail(L, "%s: expected {\"SpecialToken\": ...} or "
-                    "{\"Sequence\": ...}", w);
+            fail(L,
+                 "%s: expected {\"SpecialToken\": ...} or "
+                 "{\"Sequence\": ...}",
+                 w);
             goto done;
         }
     }
@@ -1138,10 +1143,8 @@ static int load_cls_sep(struct loader *L, const cJSON *o, const char *where,
     for (int i = 0; i < 2; i++) {
         const cJSON *x = get(o, keys[i]);
         if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
-            as_int(cJSON_GetArrayItem(x, 1), 0, TOK_MAX_ID - 1,
-                   &ids[i]) != 0) {
-            return fail(L, "%s.%s: expected [\"token\", id]", where,
-                        keys[i]);
+            as_int(cJSON_GetArrayItem(x, 1), 0, TOK_MAX_ID - 1, &ids[i]) != 0) {
+            return fail(L, "%s.%s: expected [\"token\", id]", where, keys[i]);
         }
     }
     struct tok_ids pre = {0};
@@ -1289,10 +1292,10 @@ static int apply_config(struct loader *L, const cJSON *cfg,
     if (opt_str(L, cfg, "tokenizer_config", "tokenizer_class", &cls) ||
         config_token(L, cfg, "bos_token", &bos) != 0 ||
         config_token(L, cfg, "eos_token", &eos) != 0 ||
-        opt_bool(L, cfg, "tokenizer_config", "add_bos_token", -1,
-                 &add_bos) != 0 ||
-        opt_bool(L, cfg, "tokenizer_config", "add_eos_token", -1,
-                 &add_eos) != 0) {
+        opt_bool(L, cfg, "tokenizer_config", "add_bos_token", -1, &add_bos) !=
+            0 ||
+        opt_bool(L, cfg, "tokenizer_config", "add_eos_token", -1, &add_eos) !=
+            0) {
         return -1;
     }
     if (eos != NULL) {
@@ -1317,15 +1320,17 @@ static int apply_config(struct loader *L, const cJSON *cfg,
 
 /* ---- Tables built after loading ---- */
 
-static int copy_ids(struct loader *L, const struct tok_ids *from,
-                    int32_t **to, int *n)
+static int copy_ids(struct loader *L, const struct tok_ids *from, int32_t **to,
+                    int *n)
 {
     *n = (int)from->n;
     *to = alc_arena_alloc(&L->t->arena, (from->n + 1) * sizeof **to);
     if (*to == NULL) {
         return fail(L, "out of memory");
     }
-    memcpy(*to, from->v, from->n * sizeof **to);
+    if (from->n > 0) {
+        memcpy(*to, from->v, from->n * sizeof **to);
+    }
     return 0;
 }
 
@@ -1383,8 +1388,8 @@ static int build_matcher(struct loader *L, struct tok_matcher *mt,
                          int normalized)
 {
     struct alc_tokenizer *t = L->t;
-    mt->order = alc_arena_alloc(&t->arena,
-                                ((size_t)t->n_added + 1) * sizeof(int32_t));
+    mt->order =
+        alc_arena_alloc(&t->arena, ((size_t)t->n_added + 1) * sizeof(int32_t));
     if (mt->order == NULL) {
         return fail(L, "out of memory");
     }
@@ -1484,11 +1489,13 @@ static int load_specials(struct loader *L, const cJSON *root,
         L->in_file = L->file;
     }
     for (size_t i = 0; i < sp.prefix.n + sp.suffix.n; i++) {
-        int32_t id = i < sp.prefix.n ? sp.prefix.v[i]
-                                     : sp.suffix.v[i - sp.prefix.n];
+        int32_t id =
+            i < sp.prefix.n ? sp.prefix.v[i] : sp.suffix.v[i - sp.prefix.n];
         if (id >= L->t->n_ids || L->t->pieces[id] == NULL) {
-            fail(L, "post_processor: special token id %d is not in the "
-                    "vocabulary", id);
+            fail(L,
+                 "post_processor: special token id %d is not in the "
+                 "vocabulary",
+                 id);
             goto done;
         }
     }
@@ -1525,9 +1532,8 @@ static struct alc_tokenizer *load(struct loader *L, const char *json,
         goto done;
     }
     pcre2_set_match_limit(t->mctx, 1000000); /* bounds a hostile regex */
-    if (load_parts(L, root, &max_id) != 0 ||
-        build_pieces(L, max_id) != 0 || added_match_forms(L) != 0 ||
-        build_matcher(L, &t->raw_match, 0) != 0 ||
+    if (load_parts(L, root, &max_id) != 0 || build_pieces(L, max_id) != 0 ||
+        added_match_forms(L) != 0 || build_matcher(L, &t->raw_match, 0) != 0 ||
         build_matcher(L, &t->norm_match, 1) != 0 ||
         load_specials(L, root, config_json) != 0) {
         goto done;
@@ -1542,8 +1548,8 @@ done:
     return t;
 }
 
-struct alc_tokenizer *alc_tok_load_json(const char *tokenizer_json,
-                                        size_t len, const char *config_json,
+struct alc_tokenizer *alc_tok_load_json(const char *tokenizer_json, size_t len,
+                                        const char *config_json,
                                         struct alc_diag *d)
 {
     struct loader L = {NULL, "tokenizer.json", "tokenizer_config.json", d,

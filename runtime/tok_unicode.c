@@ -142,8 +142,8 @@ int alc_tok_is_space(uint32_t cp)
         return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
     }
     return cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 int alc_tok_is_word(uint32_t cp)
@@ -240,8 +240,10 @@ static int icu_run(enum tok_nf form, struct alc_sb *out, const char *s,
     int32_t n16 = 0, m = 0, n8 = 0;
     int rc = -1;
     if (n > (size_t)INT32_MAX / 8) {
-        alc_diag_errorf(d, "tokenizer: a text run of %zu bytes is too long "
-                           "to normalize", n);
+        alc_diag_errorf(d,
+                        "tokenizer: a text run of %zu bytes is too long "
+                        "to normalize",
+                        n);
         return -1;
     }
     src = malloc((n + 1) * sizeof *src);
@@ -278,9 +280,10 @@ static int icu_run(enum tok_nf form, struct alc_sb *out, const char *s,
     rc = 0;
 done:
     if (rc != 0) {
-        alc_diag_errorf(d, "tokenizer: Unicode normalization failed (ICU: "
-                           "%s)", U_FAILURE(err) ? u_errorName(err)
-                                                 : "out of memory");
+        alc_diag_errorf(d,
+                        "tokenizer: Unicode normalization failed (ICU: "
+                        "%s)",
+                        U_FAILURE(err) ? u_errorName(err) : "out of memory");
     }
     free(src);
     free(dst);
@@ -314,8 +317,8 @@ static int is_stable(enum tok_nf form, const char *s, size_t n)
     return 1;
 }
 
-int alc_tok_unicode_apply(enum tok_nf form, struct alc_sb *out,
-                          const char *s, size_t n, struct alc_diag *d)
+int alc_tok_unicode_apply(enum tok_nf form, struct alc_sb *out, const char *s,
+                          size_t n, struct alc_diag *d)
 {
     if (is_stable(form, s, n)) {
         alc_sb_append(out, s, n);

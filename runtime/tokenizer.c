@@ -51,9 +51,9 @@ struct level {
 /* Word cache: word bytes -> ids, for this call only. */
 struct cache_ent {
     uint32_t hash;
-    uint32_t key_len;   /* 0: empty slot (empty words are never cached) */
-    size_t key_off;     /* into run.ckeys */
-    size_t ids_off;     /* into run.cids */
+    uint32_t key_len; /* 0: empty slot (empty words are never cached) */
+    size_t key_off;   /* into run.ckeys */
+    size_t ids_off;   /* into run.cids */
     uint32_t ids_n;
 };
 
@@ -66,9 +66,9 @@ struct run {
     pcre2_match_data *md;
     struct tok_bpe_scratch bpe;
     struct level lv[TOK_MAX_STEPS];
-    struct aspans raw, norm;   /* added-token splits of the two stages */
-    struct alc_sb clean;       /* input with ill-formed UTF-8 replaced */
-    struct alc_sb nbuf, ntmp;  /* normalizer output and ping-pong */
+    struct aspans raw, norm;  /* added-token splits of the two stages */
+    struct alc_sb clean;      /* input with ill-formed UTF-8 replaced */
+    struct alc_sb nbuf, ntmp; /* normalizer output and ping-pong */
     struct cache_ent *cache;
     uint32_t ccap, ccount;
     struct alc_sb ckeys;
@@ -124,9 +124,11 @@ static int check_size(struct run *r, size_t n)
     if (n <= r->limit) {
         return 0;
     }
-    alc_diag_errorf(r->d, "tokenizer: normalized text grew to %zu bytes "
-                          "(limit %zu); the normalizer or pre-tokenizer "
-                          "steps expand it without bound", n, r->limit);
+    alc_diag_errorf(r->d,
+                    "tokenizer: normalized text grew to %zu bytes "
+                    "(limit %zu); the normalizer or pre-tokenizer "
+                    "steps expand it without bound",
+                    n, r->limit);
     return -1;
 }
 
@@ -144,8 +146,7 @@ static void spans_push(struct spans *s, size_t start, size_t end, int match)
     s->v[s->n++] = (struct span){start, end, match};
 }
 
-static void aspans_push(struct aspans *s, size_t start, size_t end,
-                        int32_t id)
+static void aspans_push(struct aspans *s, size_t start, size_t end, int32_t id)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 16;
@@ -214,8 +215,7 @@ static int find_regex(struct run *r, const pcre2_code *re, const char *s,
         }
         if (ms == me && me == last_end) {
             uint32_t cp;
-            pos = me < n ? me + alc_tok_utf8_next(s + me, n - me, &cp)
-                         : n + 1;
+            pos = me < n ? me + alc_tok_utf8_next(s + me, n - me, &cp) : n + 1;
             continue;
         }
         if (prev != ms) {
@@ -230,8 +230,8 @@ static int find_regex(struct run *r, const pcre2_code *re, const char *s,
     return 0;
 }
 
-static void find_literal(const struct tok_pattern *p, const char *s,
-                         size_t n, struct spans *out)
+static void find_literal(const struct tok_pattern *p, const char *s, size_t n,
+                         struct spans *out)
 {
     size_t prev = 0, pos = 0;
     while (pos < n) {
@@ -451,8 +451,8 @@ static int word_cut(struct run *r, const char *w, size_t n)
     while (i < n) {
         uint32_t cp;
         size_t len = alc_tok_utf8_next(w + i, n - i, &cp);
-        int known = cp != TOK_CP_INVALID &&
-                    alc_tok_bpe_char_id(m, w + i, len, cp) >= 0;
+        int known =
+            cp != TOK_CP_INVALID && alc_tok_bpe_char_id(m, w + i, len, cp) >= 0;
         if (known && prev_known && i > start &&
             alc_tok_pairmap_get(&m->bigrams, (int32_t)prev, (int32_t)cp) ==
                 NULL) {
@@ -902,8 +902,8 @@ int alc_tok_split_words(const struct alc_tokenizer *t, const char *text,
     return rc;
 }
 
-int alc_tok_encode(const struct alc_tokenizer *t, const char *text,
-                   size_t len, int add_special, int32_t **ids, int64_t *n,
+int alc_tok_encode(const struct alc_tokenizer *t, const char *text, size_t len,
+                   int add_special, int32_t **ids, int64_t *n,
                    struct alc_diag *d)
 {
     struct tok_ids out = {0};
@@ -1099,8 +1099,8 @@ static void dec_strip(const struct tok_dec *dc, const struct toklist *in,
             s += c;
             n -= c;
         }
-        for (int k = 0; k < dc->stop && n >= c &&
-                        memcmp(s + n - c, dc->text, c) == 0;
+        for (int k = 0;
+             k < dc->stop && n >= c && memcmp(s + n - c, dc->text, c) == 0;
              k++) {
             n -= c;
         }
@@ -1161,8 +1161,8 @@ static void decode_tokens(const struct alc_tokenizer *t, const int32_t *ids,
 }
 
 /* The pieces join with "" after a decoder, with " " without one. */
-static char *join_tokens(const struct alc_tokenizer *t,
-                         const struct toklist *l, size_t *len)
+static char *join_tokens(const struct alc_tokenizer *t, const struct toklist *l,
+                         size_t *len)
 {
     struct alc_sb s;
     alc_sb_init(&s);

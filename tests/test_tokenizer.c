@@ -96,9 +96,9 @@ static void assert_ids(const int32_t *ids, int64_t n, const cJSON *want)
     cJSON_ArrayForEach(x, want)
     {
         if (i >= n || ids[i] != (int32_t)x->valuedouble) {
-            fail_msg("id %lld: got %d, want %d (n %lld vs %lld)",
-                     (long long)i, i < n ? ids[i] : -1,
-                     (int)x->valuedouble, (long long)n, (long long)m);
+            fail_msg("id %lld: got %d, want %d (n %lld vs %lld)", (long long)i,
+                     i < n ? ids[i] : -1, (int)x->valuedouble, (long long)n,
+                     (long long)m);
         }
         i++;
     }
@@ -276,8 +276,7 @@ static void test_tok_sp_metaspace_layout(void **state)
         cJSON_Parse("{\"type\": \"Metaspace\", \"replacement\": \"\u2581\","
                     " \"prepend_scheme\": \"first\", \"split\": false}"));
     size_t clen;
-    char *cfg = read_text("examples/tokenizer-sp/tokenizer_config.json",
-                          &clen);
+    char *cfg = read_text("examples/tokenizer-sp/tokenizer_config.json", &clen);
     struct alc_tokenizer *meta = load_cjson(j, cfg);
     assert_same_on_sp_texts(legacy, meta, 1);
     /* " And God said" == legacy "And God said" */
@@ -310,8 +309,8 @@ static void test_tok_sp_metaspace_layout(void **state)
 /* Converts model.merges from "a b" strings to ["a", "b"] pairs. */
 static void merges_to_pairs(cJSON *j)
 {
-    cJSON *merges = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "model"),
-                                        "merges");
+    cJSON *merges =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "model"), "merges");
     cJSON *pairs = cJSON_CreateArray();
     const cJSON *x = NULL;
     cJSON_ArrayForEach(x, merges)
@@ -323,8 +322,7 @@ static void merges_to_pairs(cJSON *j)
         cJSON_AddItemToArray(pairs, cJSON_CreateStringArray(ab, 2));
         free(a);
     }
-    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "model"), "merges",
-                              pairs);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "model"), "merges", pairs);
 }
 
 /* Merges as pairs load to the same tokenizer as merges as strings. */
@@ -335,8 +333,7 @@ static void test_tok_merge_pairs(void **state)
     (void)state;
     struct alc_tokenizer *sp = load_dir("examples/tokenizer-sp");
     cJSON *j = read_json("examples/tokenizer-sp/tokenizer.json");
-    char *cfg = read_text("examples/tokenizer-sp/tokenizer_config.json",
-                          &clen);
+    char *cfg = read_text("examples/tokenizer-sp/tokenizer_config.json", &clen);
     merges_to_pairs(j);
     struct alc_tokenizer *sp2 = load_cjson(j, cfg);
     assert_same_on_sp_texts(sp, sp2, 0);
@@ -442,8 +439,7 @@ static void test_tok_added_in_text(void **state)
 }
 
 /* Adds one added token (JSON object text) to a loaded tokenizer.json. */
-static struct alc_tokenizer *with_added(const char *dir_json,
-                                        const char *token)
+static struct alc_tokenizer *with_added(const char *dir_json, const char *token)
 {
     cJSON *j = read_json(dir_json);
     cJSON_AddItemToArray(cJSON_GetObjectItem(j, "added_tokens"),
@@ -547,13 +543,13 @@ static cJSON *byte_bpe(const char *const *extra, const char *const *merges)
  * never applies because h is gone by then. */
 static void test_tok_gpt2_by_hand(void **state)
 {
-    static const char *const extra[] = {"er", "he", "her", "Ġh", "Ġher",
-                                        "'s", NULL};
-    static const char *const merges[] = {"e r", "h e", "h er", "Ġ h",
+    static const char *const extra[] = {"er",   "he", "her", "Ġh",
+                                        "Ġher", "'s", NULL};
+    static const char *const merges[] = {"e r",   "h e", "h er", "Ġ h",
                                          "Ġh er", "' s", NULL};
-    static const int32_t want[] = {73, 39, 109, 32, 32, 258, 101, 261,
-                                   32, 50, 48, 50, 52, 33, 33, 32, 111,
-                                   107, 32, 32, 10, -1};
+    static const int32_t want[] = {73,  39,  109, 32, 32, 258, 101, 261,
+                                   32,  50,  48,  50, 52, 33,  33,  32,
+                                   111, 107, 32,  32, 10, -1};
     (void)state;
     cJSON *j = byte_bpe(extra, merges);
     struct alc_tokenizer *t = load_cjson(j, NULL);
@@ -609,15 +605,15 @@ static struct alc_tokenizer *byte_with_pre(const char *pre)
     return t;
 }
 
-#define LLAMA3_RE                                                          \
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|"  \
-    "\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|"                \
+#define LLAMA3_RE                                                              \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|"    \
+    "\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|"                  \
     "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+"
 
-#define SPLIT_THEN_BYTES(re)                                               \
-    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", "  \
-    "\"pattern\": {\"Regex\": \"" re "\"}, \"behavior\": \"Isolated\", "   \
-    "\"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": " \
+#define SPLIT_THEN_BYTES(re)                                                   \
+    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", "      \
+    "\"pattern\": {\"Regex\": \"" re "\"}, \"behavior\": \"Isolated\", "       \
+    "\"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": "     \
     "false, \"trim_offsets\": true, \"use_regex\": false}]}"
 
 /* LLaMA-3's split as it ships (Sequence[Split, ByteLevel]), on strings
@@ -816,8 +812,8 @@ static void expect_error(const char *json, const char *cfg, const char *msg)
 }
 
 #define VOCAB_ABC "{\"a\": 0, \"b\": 1, \"ab\": 2, \"c\": 3}"
-#define BPE(vocab, merges)                                                 \
-    "{\"model\": {\"type\": \"BPE\", \"vocab\": " vocab                    \
+#define BPE(vocab, merges)                                                     \
+    "{\"model\": {\"type\": \"BPE\", \"vocab\": " vocab                        \
     ", \"merges\": " merges "}"
 
 static void test_tok_errors(void **state)
@@ -832,17 +828,19 @@ static void test_tok_errors(void **state)
     expect_error("{\"model\": {\"type\": \"WordPiece\"}}", NULL,
                  "model.type 'WordPiece' is not supported");
     expect_error(BPE(VOCAB_ABC, "[\"a b\", \"ab c\", \"b c\", \"a\"]") "}",
-                 NULL, "tokenizer.json: model.merges[1]: merged token 'abc' "
-                       "is not in model.vocab");
-    expect_error(BPE(VOCAB_ABC, "[\"a b\", \"b c\", \"c c\", \"a\"]") "}",
-                 NULL, "model.merges[1]: merged token 'bc'");
+                 NULL,
+                 "tokenizer.json: model.merges[1]: merged token 'abc' "
+                 "is not in model.vocab");
+    expect_error(BPE(VOCAB_ABC, "[\"a b\", \"b c\", \"c c\", \"a\"]") "}", NULL,
+                 "model.merges[1]: merged token 'bc'");
     expect_error(BPE("{\"a\": 0, \"b\": 1, \"ab\": 2, \"aa\": 3}",
                      "[\"a b\", \"a a\", [\"b\", \"b\"], \"a\"]") "}",
                  NULL, "model.merges[2]: merged token 'bb'");
     expect_error(BPE("{\"a\": 0, \"b\": 1, \"ab\": 2, \"aa\": 3}",
                      "[\"a b\", \"a a\", \"a b\", \"a\"]") "}",
-                 NULL, "tokenizer.json: model.merges[3]: merge 'a' has no "
-                       "second token");
+                 NULL,
+                 "tokenizer.json: model.merges[3]: merge 'a' has no "
+                 "second token");
     expect_error(BPE(VOCAB_ABC, "[\"a b c\"]") "}", NULL,
                  "model.merges[0]: merge 'a b c' has more than two tokens");
     expect_error(BPE(VOCAB_ABC, "[\"a x\"]") "}", NULL,
@@ -855,30 +853,33 @@ static void test_tok_errors(void **state)
                  "model.vocab['a']: id must be an integer");
     expect_error(BPE("{\"a\": 1.5}", "[]") "}", NULL,
                  "model.vocab['a']: id must be an integer");
-    expect_error(BPE("[]", "[]") "}", NULL,
-                 "model.vocab: expected an object");
+    expect_error(BPE("[]", "[]") "}", NULL, "model.vocab: expected an object");
     expect_error(BPE(VOCAB_ABC, "{}") "}", NULL,
                  "model.merges: expected an array");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"normalizer\": {\"type\": "
                                       "\"Foo\"}}",
-                 NULL, "tokenizer.json: normalizer.type 'Foo' is not "
-                       "supported");
+                 NULL,
+                 "tokenizer.json: normalizer.type 'Foo' is not "
+                 "supported");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"normalizer\": {\"type\": "
                                       "\"Sequence\", \"normalizers\": "
                                       "[{\"type\": \"NFC\"}, {\"type\": "
                                       "\"Precompiled\"}]}}",
-                 NULL, "normalizer.normalizers[1].type 'Precompiled' is not "
-                       "supported");
+                 NULL,
+                 "normalizer.normalizers[1].type 'Precompiled' is not "
+                 "supported");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"pre_tokenizer\": {\"type\": "
                                       "\"BertPreTokenizer\"}}",
-                 NULL, "pre_tokenizer.type 'BertPreTokenizer' is not "
-                       "supported");
+                 NULL,
+                 "pre_tokenizer.type 'BertPreTokenizer' is not "
+                 "supported");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"pre_tokenizer\": {\"type\": "
                                       "\"Split\", \"pattern\": {\"Regex\": "
                                       "\"(a\"}, \"behavior\": "
                                       "\"Isolated\"}}",
-                 NULL, "pre_tokenizer.pattern.Regex: invalid regex at "
-                       "offset 2: missing closing parenthesis");
+                 NULL,
+                 "pre_tokenizer.pattern.Regex: invalid regex at "
+                 "offset 2: missing closing parenthesis");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"pre_tokenizer\": {\"type\": "
                                       "\"Split\", \"pattern\": {\"String\": "
                                       "\"a\"}, \"behavior\": \"Sideways\"}}",
@@ -886,8 +887,9 @@ static void test_tok_errors(void **state)
     expect_error(BPE(VOCAB_ABC, "[]") ", \"pre_tokenizer\": {\"type\": "
                                       "\"Metaspace\", \"replacement\": "
                                       "\"ab\"}}",
-                 NULL, "pre_tokenizer.replacement: expected exactly one "
-                       "character");
+                 NULL,
+                 "pre_tokenizer.replacement: expected exactly one "
+                 "character");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"decoder\": {\"type\": "
                                       "\"WordPiece\"}}",
                  NULL, "decoder.type 'WordPiece' is not supported");
@@ -899,8 +901,9 @@ static void test_tok_errors(void **state)
                                       "[{\"SpecialToken\": {\"id\": "
                                       "\"<s>\"}}, {\"Sequence\": {\"id\": "
                                       "\"A\"}}], \"special_tokens\": {}}}",
-                 NULL, "post_processor.single[0]: special token '<s>' has "
-                       "no ids");
+                 NULL,
+                 "post_processor.single[0]: special token '<s>' has "
+                 "no ids");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"added_tokens\": [{\"id\": 4}]}",
                  NULL, "added_tokens[0].content: missing");
     expect_error(BPE(VOCAB_ABC, "[]") ", \"added_tokens\": [{\"id\": 4, "
@@ -933,10 +936,10 @@ static void test_tok_errors_runtime(void **state)
     assert_null(alc_tok_load("/nonexistent-dir", &d));
     assert_non_null(strstr(d.first, "/nonexistent-dir/tokenizer.json"));
     alc_diag_reset(&d);
-    struct alc_tokenizer *t = load_text(
-        "{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", "
-        "\"vocab\": {\"a\": 0}, \"merges\": []}}",
-        NULL);
+    struct alc_tokenizer *t =
+        load_text("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", "
+                  "\"vocab\": {\"a\": 0}, \"merges\": []}}",
+                  NULL);
     assert_int_equal(alc_tok_encode(t, "ab", 2, 0, &ids, &n, &d), -1);
     assert_null(ids);
     assert_string_equal(d.first, "error: tokenizer.json: model.unk_token "
