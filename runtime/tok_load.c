@@ -23,10 +23,14 @@ static const char gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
     "|\\s+(?!\\S)|\\s+";
 
-/* Unicode White_Space, for WhitespaceSplit. */
-static const char space_pattern[] =
-    "[\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}"
-    "\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}]";
+/* Rust's char::is_whitespace, for WhitespaceSplit. */
+static const char space_pattern[] = "\\p{White_Space}";
+
+/* The Rust regex crate's \\w+|[^\\w\\s]+, for Whitespace. */
+static const char words_pattern[] =
+    "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]+|"
+    "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}"
+    "\\p{White_Space}]+";
 
 /* Rust's is_ascii_punctuation || General_Category P, for Punctuation. */
 static const char punct_pattern[] =
@@ -214,16 +218,46 @@ static int add_regex(struct loader *L, pcre2_code *re)
     return 0;
 }
 
-/* Compiles a regex (literal: a string pattern) into *out. */
+/* How a pattern's text is read. */
+enum pat_kind {
+    PAT_LITERAL, /* a "String" pattern */
+    PAT_ONIG,    /* a "Regex" pattern: Oniguruma syntax, rewritten */
+    PAT_PCRE2,   /* our own built-in patterns */
+};
+
+static pcre2_code *pcre2_from(const char *src, enum pat_kind kind, int *err,
+                              PCRE2_SIZE *off)
+{
+    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    opts |= kind == PAT_LITERAL ? PCRE2_LITERAL : PCRE2_UCP;
+    return pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, opts, err, off,
+                         NULL);
+}
+
+/* Compiles a pattern into *out (owned by the tokenizer). */
 static int compile(struct loader *L, const char *where, const char *src,
-                   int literal, pcre2_code **out)
+                   enum pat_kind kind, pcre2_code **out)
 {
     int err = 0;
     PCRE2_SIZE off = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
-    opts |= literal ? PCRE2_LITERAL : PCRE2_UCP; /* UCP: Unicode \s, \w */
-    *out = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, opts, &err,
-                         &off, NULL);
+    struct alc_sb sb;
+    alc_sb_init(&sb);
+    if (kind == PAT_ONIG) {
+        alc_tok_regex_from_onig(&sb, src);
+    }
+    *out = pcre2_from(kind == PAT_ONIG ? sb.s : src, kind, &err, &off);
+    if (*out == NULL && kind == PAT_ONIG) {
+        /* report against the text as written when it fails there too */
+        int err2 = 0;
+        PCRE2_SIZE off2 = 0;
+        pcre2_code *orig = pcre2_from(src, PAT_PCRE2, &err2, &off2);
+        if (orig == NULL) {
+            err = err2;
+            off = off2;
+        }
+        pcre2_code_free(orig);
+    }
+    alc_sb_free(&sb);
     if (*out == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
@@ -251,11 +285,11 @@ static int load_pattern(struct loader *L, const cJSON *o, const char *where,
     if (lit != NULL) {
         p->lit = dup(L, lit, strlen(lit));
         p->lit_len = strlen(lit);
-        return p->lit == NULL ? -1 : compile(L, w, lit, 1, &p->re);
+        return p->lit == NULL ? -1 : compile(L, w, lit, PAT_LITERAL, &p->re);
     }
     if (re != NULL) {
         snprintf(w, sizeof w, "%s.pattern.Regex", where);
-        return compile(L, w, re, 0, &p->re);
+        return compile(L, w, re, PAT_ONIG, &p->re);
     }
     return fail(L, "%s: expected {\"String\": ...} or {\"Regex\": ...}", w);
 }
@@ -769,7 +803,7 @@ static int builtin_split(struct loader *L, const char *where, const char *re,
     }
     p->behavior = b;
     p->invert = invert;
-    return compile(L, where, re, 0, &p->pat.re);
+    return compile(L, where, re, PAT_PCRE2, &p->pat.re);
 }
 
 static const char *const prepend_names[TOK_PREPEND_COUNT] = {
@@ -837,7 +871,8 @@ static int load_pre_bytelevel(struct loader *L, const cJSON *o,
         return -1;
     }
     L->t->byte_level = 1;
-    return use_regex ? compile(L, where, gpt2_pattern, 0, &p->pat.re) : 0;
+    return use_regex ? compile(L, where, gpt2_pattern, PAT_ONIG, &p->pat.re)
+                     : 0;
 }
 
 static int load_pre_split(struct loader *L, const cJSON *o, const char *where)
@@ -888,7 +923,7 @@ static int load_pre_builtin(struct loader *L, const cJSON *o, const char *where,
         return builtin_split(L, where, space_pattern, TOK_SPLIT_REMOVED, 0);
     }
     if (strcmp(type, "Whitespace") == 0) {
-        return builtin_split(L, where, "\\w+|[^\\w\\s]+", TOK_SPLIT_REMOVED, 1);
+        return builtin_split(L, where, words_pattern, TOK_SPLIT_REMOVED, 1);
     }
     if (strcmp(type, "Punctuation") == 0) {
         if (load_behavior(L, o, where, TOK_SPLIT_ISOLATED, &b) != 0) {

@@ -642,6 +642,61 @@ static void test_tok_llama3_split(void **state)
     alc_tok_free(t);
 }
 
+/* Oniguruma classes rewritten for PCRE2; escapes and POSIX classes kept. */
+static void test_tok_regex_dialect(void **state)
+{
+    static const char *const cases[][2] = {
+        {"[^\\s\\p{L}]+", "[^\\p{White_Space}\\p{L}]+"},
+        {"\\s+(?!\\S)", "\\p{White_Space}+(?!\\P{White_Space})"},
+        {"\\w+", "[\\p{L}\\p{M}\\p{Nd}\\p{Pc}]+"},
+        {"[]\\w]", "[]\\p{L}\\p{M}\\p{Nd}\\p{Pc}]"},
+        {"\\\\s[[:alpha:]\\h]", "\\\\s[[:alpha:]0-9a-fA-F]"},
+        {"\\p{N}{1,3}", "\\p{N}{1,3}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct alc_sb sb;
+        alc_sb_init(&sb);
+        alc_tok_regex_from_onig(&sb, cases[i][0]);
+        assert_string_equal(alc_sb_str(&sb), cases[i][1]);
+        alc_sb_free(&sb);
+    }
+}
+
+/* Appends s with every byte as its GPT-2 byte-level character. */
+static void bytemap(struct alc_sb *out, const char *s)
+{
+    for (; *s; s++) {
+        char buf[4];
+        size_t k = alc_tok_utf8_put(buf, alc_tok_byte_char((unsigned char)*s));
+        alc_sb_append(out, buf, k);
+    }
+}
+
+/* U+180E is no whitespace for onig (Cf since Unicode 6.3), though PCRE2's
+ * \s matches it: GPT-2's split keeps " \u180E" as punctuation. The Rust
+ * \w of the Whitespace pre-tokenizer includes combining marks. */
+static void test_tok_regex_classes(void **state)
+{
+    struct alc_sb want;
+    (void)state;
+    struct alc_tokenizer *t = byte_with_pre("{\"type\": \"ByteLevel\", "
+                                            "\"add_prefix_space\": false}");
+    alc_sb_init(&want);
+    alc_sb_puts(&want, "a|");
+    bytemap(&want, " \xe1\xa0\x8e");
+    alc_sb_puts(&want, "|b");
+    check_split(t,
+                "a \xe1\xa0\x8e"
+                "b",
+                alc_sb_str(&want));
+    alc_sb_free(&want);
+    alc_tok_free(t);
+    t = byte_with_pre("{\"type\": \"Whitespace\"}");
+    check_split(t, "cafe\xcc\x81s, ok", "cafe\xcc\x81s|,|ok");
+    alc_tok_free(t);
+}
+
 /* Split behaviours and the built-in splitting pre-tokenizers. */
 static void test_tok_split_behaviors(void **state)
 {
@@ -962,6 +1017,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tok_added_flags),
     cmocka_unit_test(test_tok_gpt2_by_hand),
     cmocka_unit_test(test_tok_llama3_split),
+    cmocka_unit_test(test_tok_regex_dialect),
+    cmocka_unit_test(test_tok_regex_classes),
     cmocka_unit_test(test_tok_split_behaviors),
     cmocka_unit_test(test_tok_normalizers),
     cmocka_unit_test(test_tok_ignore_merges),
