@@ -285,6 +285,14 @@ static void test_tok_sp_metaspace_layout(void **state)
     int32_t *ib = enc(legacy, "And God said", 12, 1, &nb);
     assert_ids_eq(ia, na, ib, nb);
     check_roundtrip(meta, "And God said", 12, 1);
+    /* the Metaspace decoder drops the first token's "▁" */
+    cJSON_ReplaceItemInObject(
+        j, "decoder",
+        cJSON_Parse("{\"type\": \"Metaspace\", \"replacement\": \"\u2581\","
+                    " \"prepend_scheme\": \"first\", \"split\": false}"));
+    struct alc_tokenizer *meta2 = load_cjson(j, cfg);
+    check_roundtrip(meta2, "And God said, Let there be light.", 33, 1);
+    alc_tok_free(meta2);
     free(ia);
     free(ib);
     /* split: true gives the same on text with single spaces */
@@ -304,6 +312,55 @@ static void test_tok_sp_metaspace_layout(void **state)
     alc_tok_free(legacy);
     free(cfg);
     cJSON_Delete(j);
+}
+
+/* Encoding from several threads at once gives the sequential ids. */
+struct par_job {
+    const struct alc_tokenizer *t;
+    const char *text;
+    size_t len;
+    int32_t *ids[8];
+    int64_t n[8];
+    int failed;
+};
+
+static void par_task(void *ctx, int64_t task, int worker)
+{
+    struct par_job *j = ctx;
+    struct alc_diag d;
+    size_t start = j->len * (size_t)task / 8;
+    (void)worker;
+    alc_diag_init(&d);
+    if (alc_tok_encode(j->t, j->text + start, j->len - start, 1, &j->ids[task],
+                       &j->n[task], &d) != 0) {
+        j->failed = 1;
+    }
+    alc_diag_free(&d);
+}
+
+static void test_tok_threads(void **state)
+{
+    struct par_job j = {0};
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        j.t =
+            load_dir(k == 0 ? "examples/tiny-llama" : "examples/tokenizer-sp");
+        j.text = read_text("examples/corpus/kjv.test.raw", &j.len);
+        struct alc_pool *pool = alc_pool_new(4);
+        alc_pool_run(pool, 8, par_task, &j);
+        alc_pool_free(pool);
+        assert_false(j.failed);
+        for (int i = 0; i < 8; i++) {
+            int64_t n;
+            size_t start = j.len * (size_t)i / 8;
+            int32_t *ids = enc(j.t, j.text + start, j.len - start, 1, &n);
+            assert_ids_eq(j.ids[i], j.n[i], ids, n);
+            free(ids);
+            free(j.ids[i]);
+        }
+        free((char *)j.text);
+        alc_tok_free((struct alc_tokenizer *)j.t);
+    }
 }
 
 /* Converts model.merges from "a b" strings to ["a", "b"] pairs. */
@@ -1011,6 +1068,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tok_sp_cut_exact),
     cmocka_unit_test(test_tok_sp_metaspace_layout),
     cmocka_unit_test(test_tok_merge_pairs),
+    cmocka_unit_test(test_tok_threads),
     cmocka_unit_test(test_tok_empty),
     cmocka_unit_test(test_tok_invalid_utf8),
     cmocka_unit_test(test_tok_added_in_text),
