@@ -77,6 +77,12 @@ static const char *show(char *buf, size_t cap, const char *s)
     return buf;
 }
 
+/* "where." before a key, or nothing at the top of a file. */
+static const char *dot(const char *where)
+{
+    return where[0] != '\0' ? "." : "";
+}
+
 static const cJSON *get(const cJSON *o, const char *key)
 {
     return cJSON_GetObjectItemCaseSensitive(o, key);
@@ -96,7 +102,8 @@ static int opt_bool(struct loader *L, const cJSON *o, const char *where,
         return 0;
     }
     if (!cJSON_IsBool(x)) {
-        return fail(L, "%s.%s: expected true or false", where, key);
+        return fail(L, "%s%s%s: expected true or false", where, dot(where),
+                    key);
     }
     *out = cJSON_IsTrue(x);
     return 0;
@@ -112,7 +119,7 @@ static int opt_str(struct loader *L, const cJSON *o, const char *where,
         return 0;
     }
     if (!cJSON_IsString(x)) {
-        return fail(L, "%s.%s: expected a string", where, key);
+        return fail(L, "%s%s%s: expected a string", where, dot(where), key);
     }
     *out = x->valuestring;
     return 0;
@@ -125,7 +132,8 @@ static int req_str(struct loader *L, const cJSON *o, const char *where,
         return -1;
     }
     if (*out == NULL) {
-        return fail(L, "%s.%s: missing (expected a string)", where, key);
+        return fail(L, "%s%s%s: missing (expected a string)", where, dot(where),
+                    key);
     }
     return 0;
 }
@@ -153,8 +161,8 @@ static int opt_int(struct loader *L, const cJSON *o, const char *where,
         return 0;
     }
     if (as_int(x, lo, hi, out) != 0) {
-        return fail(L, "%s.%s: expected an integer in [%ld, %ld]", where, key,
-                    lo, hi);
+        return fail(L, "%s%s%s: expected an integer in [%ld, %ld]", where,
+                    dot(where), key, lo, hi);
     }
     return 0;
 }
@@ -1324,25 +1332,27 @@ static int apply_config(struct loader *L, const cJSON *cfg,
 {
     const char *cls = NULL, *bos = NULL, *eos = NULL;
     int add_bos = -1, add_eos = -1;
-    if (opt_str(L, cfg, "tokenizer_config", "tokenizer_class", &cls) ||
-        config_token(L, cfg, "bos_token", &bos) != 0 ||
-        config_token(L, cfg, "eos_token", &eos) != 0 ||
-        opt_bool(L, cfg, "tokenizer_config", "add_bos_token", -1, &add_bos) !=
-            0 ||
-        opt_bool(L, cfg, "tokenizer_config", "add_eos_token", -1, &add_eos) !=
-            0) {
+    if (opt_str(L, cfg, "", "tokenizer_class", &cls) ||
+        config_token(L, cfg, "bos_token", &bos) ||
+        config_token(L, cfg, "eos_token", &eos) ||
+        opt_bool(L, cfg, "", "add_bos_token", -1, &add_bos) ||
+        opt_bool(L, cfg, "", "add_eos_token", -1, &add_eos)) {
         return -1;
     }
-    if (eos != NULL) {
-        L->t->eos_id = token_id(L->t, eos);
-    }
     if (rebuilds_template(cls)) {
+        /* the class's constructor defaults when the file leaves them out */
+        int gemma = strncmp(cls, "Gemma", 5) == 0;
+        bos = bos ? bos : gemma ? "<bos>" : "<s>";
+        eos = eos ? eos : gemma ? "<eos>" : "</s>";
         sp->prefix.n = sp->suffix.n = 0;
         add_bos = add_bos < 0 ? 1 : add_bos;
         add_eos = add_eos < 0 ? 0 : add_eos;
     } else {
         add_bos = add_bos == 1 && sp->prefix.n == 0;
         add_eos = add_eos == 1 && sp->suffix.n == 0;
+    }
+    if (eos != NULL) {
+        L->t->eos_id = token_id(L->t, eos);
     }
     if (add_bos && config_add(L, "bos_token", bos, &sp->prefix) != 0) {
         return -1;

@@ -890,6 +890,11 @@ static void test_tok_bos_config(void **state)
     assert_int_equal(alc_tok_bos_id(t), -1);
     free(ids);
     alc_tok_free(t);
+    /* the class's default bos_token "<s>" when the file has none */
+    t = load_cjson(j, "{\"tokenizer_class\": \"LlamaTokenizer\"}");
+    assert_int_equal(alc_tok_bos_id(t), 1);
+    assert_int_equal(alc_tok_eos_id(t), 2);
+    alc_tok_free(t);
     cJSON_Delete(j);
     j = read_json("examples/tiny-llama/tokenizer.json");
     cJSON_ReplaceItemInObject(j, "post_processor",
@@ -1030,6 +1035,9 @@ static void test_tok_errors(void **state)
                  "\"bos_token\": \"<s>\"}",
                  "tokenizer_config.json: bos_token '<s>' is not in the "
                  "vocabulary");
+    expect_error(BPE(VOCAB_ABC, "[]") "}", "{\"add_eos_token\": 1}",
+                 "tokenizer_config.json: add_eos_token: expected true or "
+                 "false");
     expect_error(BPE(VOCAB_ABC, "[]") "}", "{\n\"add_bos_token\": tru}",
                  "tokenizer_config.json:2:18: invalid JSON");
     expect_error("{\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, "
