@@ -699,6 +699,25 @@ static void test_tok_llama3_split(void **state)
     alc_tok_free(t);
 }
 
+/* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the
+ * others take 256, 257, ... in byte order; the table inverts. */
+static void test_tok_byte_table(void **state)
+{
+    uint32_t next = 256;
+    (void)state;
+    for (unsigned b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
+                        (b >= 0xAE && b <= 0xFF);
+        uint32_t want = printable ? b : next++;
+        assert_int_equal(alc_tok_byte_char(b), want);
+        assert_int_equal(alc_tok_char_byte(want), (int)b);
+    }
+    assert_int_equal(next, 324);
+    assert_int_equal(alc_tok_char_byte(324), -1);
+    assert_int_equal(alc_tok_char_byte(0x20), -1);
+    assert_int_equal(alc_tok_byte_char(' '), 0x120); /* "Ġ" */
+}
+
 /* Oniguruma classes rewritten for PCRE2; escapes and POSIX classes kept. */
 static void test_tok_regex_dialect(void **state)
 {
@@ -1083,6 +1102,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tok_added_flags),
     cmocka_unit_test(test_tok_gpt2_by_hand),
     cmocka_unit_test(test_tok_llama3_split),
+    cmocka_unit_test(test_tok_byte_table),
     cmocka_unit_test(test_tok_regex_dialect),
     cmocka_unit_test(test_tok_regex_classes),
     cmocka_unit_test(test_tok_split_behaviors),
