@@ -976,6 +976,19 @@ static void check_levels(struct checker *c)
 
 /* ---- Entry point ---- */
 
+int alc_program_is_library(const struct alc_program *p)
+{
+    if (p->n_stmts == 0) {
+        return 0;
+    }
+    for (int i = 0; i < p->n_stmts; i++) {
+        if (p->stmts[i]->kind != ALC_ST_FN) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int alc_check(struct alc_program *p, struct alc_diag *d)
 {
     struct checker c;
@@ -991,7 +1004,7 @@ int alc_check(struct alc_program *p, struct alc_diag *d)
     resolve_stmts(&c, p->prelude, p->n_prelude, pre_seen);
     c.in_prelude = 0;
     resolve_stmts(&c, p->stmts, p->n_stmts, seen);
-    if (seen[ALC_OUT_SPARSITY] == NULL) {
+    if (seen[ALC_OUT_SPARSITY] == NULL && !alc_program_is_library(p)) {
         struct alc_span none = {0, 0, 0};
         reportf(&c, none, "every program sets one sparsity per unit, e.g. "
                           "`sparsity = S`",

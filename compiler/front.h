@@ -45,10 +45,15 @@ struct alc_program *alc_parse(struct alc_arena *a, const char *file,
 
 /*
  * Resolves names, checks arity, levels, params' ranges, outputs and
- * limits; records every error into d. Fills the checker fields of the
+ * limits; records every error into d. A program must set `sparsity`
+ * unless it is a library (alc_program_is_library). Fills the checker fields of the
  * tree (ast.h). Returns 0 when the program is valid.
  */
 int alc_check(struct alc_program *p, struct alc_diag *d);
+
+/* A file of fn declarations only (like stdlib/prelude.alloc): it checks
+ * without `sparsity =`, but there is nothing to lower. */
+int alc_program_is_library(const struct alc_program *p);
 
 /* alc_parse + alc_check; NULL on any error. */
 struct alc_program *alc_front_load(struct alc_arena *a, const char *file,
