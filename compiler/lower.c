@@ -34,7 +34,27 @@ struct lowerer {
     int memo_cap, memo_n;
     int depth;
     int failed;
+    /* Inside a prelude fn, nodes take the span of the user's call: the
+     * prelude's own positions mean nothing in the user's file. */
+    int in_prelude;
+    struct alc_span call_at;
 };
+
+static int is_prelude_fn(const struct lowerer *lw, const struct alc_stmt *fn)
+{
+    for (int i = 0; i < lw->p->n_prelude; i++) {
+        if (lw->p->prelude[i] == fn) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The span a node lowered from e gets. */
+static struct alc_span at(const struct lowerer *lw, const struct alc_expr *e)
+{
+    return lw->in_prelude ? lw->call_at : e->at;
+}
 
 static void fail(struct lowerer *lw, struct alc_span sp, const char *msg)
 {
@@ -170,7 +190,7 @@ static int lower_op(struct lowerer *lw, const struct alc_expr *e,
         return alc_ir_input(lw->ir,
                             op == ALC_OP_ALPHA_PEAK ? ALC_IN_ALPHA_PEAK
                                                     : ALC_IN_ALPHA_HILL,
-                            e->at);
+                            at(lw, e));
     }
     if (e->nargs > 3) {
         return -1;
@@ -181,11 +201,11 @@ static int lower_op(struct lowerer *lw, const struct alc_expr *e,
             return -1;
         }
     }
-    int n = try_fold(lw, op, e->nargs, args, e->at);
+    int n = try_fold(lw, op, e->nargs, args, at(lw, e));
     if (n >= 0) {
         return n;
     }
-    return alc_ir_op(lw->ir, op, e->nargs, args, e->at);
+    return alc_ir_op(lw->ir, op, e->nargs, args, at(lw, e));
 }
 
 static int lower_call(struct lowerer *lw, const struct alc_expr *e,
@@ -207,7 +227,13 @@ static int lower_call(struct lowerer *lw, const struct alc_expr *e,
     if (r >= 0) {
         return r;
     }
+    int was = lw->in_prelude;
+    if (!was && is_prelude_fn(lw, fn)) {
+        lw->in_prelude = 1;
+        lw->call_at = e->at;
+    }
     r = lower_expr(lw, fn->expr, args);
+    lw->in_prelude = was;
     if (r >= 0 && memo_put(lw, fn, e->nargs, args, r) != 0) {
         return -1;
     }
@@ -220,9 +246,10 @@ static int lower_name(struct lowerer *lw, const struct alc_expr *e,
     const struct alc_stmt *s = e->u.name.decl;
     switch (e->u.name.ref) {
     case ALC_REF_INPUT:
-        return alc_ir_input(lw->ir, (enum alc_input)e->u.name.index, e->at);
+        return alc_ir_input(lw->ir, (enum alc_input)e->u.name.index,
+                            at(lw, e));
     case ALC_REF_PARAM:
-        return alc_ir_param(lw->ir, lw->param_idx[s->index], e->at);
+        return alc_ir_param(lw->ir, lw->param_idx[s->index], at(lw, e));
     case ALC_REF_LET:
         return lw->let_node[s->index];
     case ALC_REF_ARG:
@@ -246,7 +273,7 @@ static int lower_expr(struct lowerer *lw, const struct alc_expr *e,
     lw->depth++;
     switch (e->kind) {
     case ALC_EX_NUM:
-        r = alc_ir_const(lw->ir, e->u.num, e->at);
+        r = alc_ir_const(lw->ir, e->u.num, at(lw, e));
         break;
     case ALC_EX_NAME:
         r = lower_name(lw, e, env);
