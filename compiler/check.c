@@ -31,6 +31,8 @@ struct frame {
     const struct alc_expr *call; /* the call being instantiated */
     const struct alc_stmt *fn;
     int in_user_code;            /* the call is written in the user's code */
+    int reported;                /* an error inside the prelude was placed
+                                    at this call: report no more there */
 };
 
 /* Memo of instantiations: (fn, argument levels) -> result level. */
@@ -96,12 +98,6 @@ static int is_prelude_fn(const struct checker *c, const struct alc_stmt *fn)
     return 0;
 }
 
-/*
- * Reports msg at sp. Inside a fn instantiation (pass 2) the error is
- * placed in the user's code: at sp with a note naming the call when the
- * body is the user's, at the innermost call written by the user when the
- * body is the prelude's.
- */
 static void render_report(struct checker *c, struct alc_diag *d,
                           struct alc_span sp, const char *hint,
                           const char *msg, struct alc_span *where)
@@ -128,6 +124,7 @@ static void render_report(struct checker *c, struct alc_diag *d,
         struct alc_span at = {0, 0, 0};
         if (k >= 0) {
             at = c->frames[k].call->at;
+            c->frames[k].reported = 1;
         }
         *where = at;
         alc_sb_printf(&text, "in '%s' (prelude): %s",
@@ -136,6 +133,21 @@ static void render_report(struct checker *c, struct alc_diag *d,
     }
     alc_sb_free(&note);
     alc_sb_free(&text);
+}
+
+/* An error inside a prelude body was already placed at the user's call. */
+static int prelude_already_reported(const struct checker *c)
+{
+    if (c->n_frames == 0 ||
+        !is_prelude_fn(c, c->frames[c->n_frames - 1].fn)) {
+        return 0;
+    }
+    for (int k = c->n_frames - 1; k >= 0; k--) {
+        if (c->frames[k].in_user_code) {
+            return c->frames[k].reported;
+        }
+    }
+    return 0;
 }
 
 /*
@@ -150,6 +162,9 @@ static void report(struct checker *c, struct alc_span sp, const char *hint,
 {
     struct alc_span where;
     int max_err = c->d->max_err > 0 ? c->d->max_err : 100;
+    if (prelude_already_reported(c)) {
+        return; /* one error per call of a prelude fn */
+    }
     c->n_err++;
     if (c->n_errs >= max_err) {
         return; /* counted, not rendered: alc_diag would drop it anyway */
@@ -863,6 +878,7 @@ static int call_level(struct checker *c, const struct alc_expr *e,
     f->fn = fn;
     f->in_user_code = c->n_frames == 0 ||
                       !is_prelude_fn(c, c->frames[c->n_frames - 1].fn);
+    f->reported = 0;
     c->n_frames++;
     r = level_of(c, fn->expr, lv);
     c->n_frames--;
@@ -976,6 +992,17 @@ static void check_levels(struct checker *c)
 
 /* ---- Entry point ---- */
 
+/* An output statement with a name that is no output (already reported). */
+static int has_unknown_output(const struct alc_program *p)
+{
+    for (int i = 0; i < p->n_stmts; i++) {
+        if (p->stmts[i]->kind == ALC_ST_OUT && p->stmts[i]->output < 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int alc_program_is_library(const struct alc_program *p)
 {
     if (p->n_stmts == 0) {
@@ -1004,7 +1031,8 @@ int alc_check(struct alc_program *p, struct alc_diag *d)
     resolve_stmts(&c, p->prelude, p->n_prelude, pre_seen);
     c.in_prelude = 0;
     resolve_stmts(&c, p->stmts, p->n_stmts, seen);
-    if (seen[ALC_OUT_SPARSITY] == NULL && !alc_program_is_library(p)) {
+    if (seen[ALC_OUT_SPARSITY] == NULL && !alc_program_is_library(p) &&
+        !has_unknown_output(p)) {
         struct alc_span none = {0, 0, 0};
         reportf(&c, none, "every program sets one sparsity per unit, e.g. "
                           "`sparsity = S`",

@@ -452,6 +452,18 @@ void alc_parse_syntax_error(struct alc_parse *p, int major,
         alc_sb_printf(&what, "; expected an expression after %s",
                       alc_tok_describe(p->prev_type));
     }
+    if (p->have_prev && p->prev_type == TK_NAME && p->prev2_ends_value &&
+        major != TK_EQ && major != TK_LP) {
+        /* `a b`: b would start an output statement `b = ...` */
+        struct alc_sb h;
+        alc_sb_init(&h);
+        alc_sb_printf(&h, "is an operator missing before '%.*s'?",
+                      p->prev.n > 40 ? 40 : p->prev.n, p->prev.z);
+        parse_errorf(p, sp, alc_sb_str(&h), "%s", alc_sb_str(&what));
+        alc_sb_free(&h);
+        alc_sb_free(&what);
+        return;
+    }
     if (major == TK_STAR && p->have_prev && p->prev_type == TK_STAR) {
         hint = "use ^ for powers";
     } else if (major == TK_EQ && ends_value) {
@@ -507,6 +519,9 @@ static int run_parser(struct alc_parse *p, struct lexer *lx, struct pvec *v)
         if (p->n_err > 0) {
             goto done;
         }
+        p->prev2_ends_value = p->have_prev && (p->prev_type == TK_NAME ||
+                                               p->prev_type == TK_NUMBER ||
+                                               p->prev_type == TK_RP);
         p->prev = t;
         p->prev_type = type;
         p->have_prev = 1;

@@ -52,6 +52,7 @@ struct alc_parse {
     struct alc_tok prev;  /* last token fed, for "after ..." messages */
     int prev_type;
     int have_prev;
+    int prev2_ends_value; /* the token before prev ended a value */
     int in_param;         /* the last statement keyword was `param` */
     struct alc_tok end;   /* just past the last token: end of input */
     struct pvec *vec;
