@@ -206,7 +206,9 @@ static int cmp_pending(const void *a, const void *b)
 
 static void flush_reports(struct checker *c)
 {
-    qsort(c->errs, (size_t)c->n_errs, sizeof *c->errs, cmp_pending);
+    if (c->n_errs > 1) {
+        qsort(c->errs, (size_t)c->n_errs, sizeof *c->errs, cmp_pending);
+    }
     for (int i = 0; i < c->n_errs; i++) {
         alc_diag_raw(c->d, 1, c->errs[i].text);
         free(c->errs[i].text);
