@@ -1029,6 +1029,11 @@ int alc_check(struct alc_program *p, struct alc_diag *d)
     alc_diag_init(&c.tmp);
     c.tmp.max_err = 1 << 30;
     p->checked = 0;
+    if (p->prelude == NULL && p->arena != NULL &&
+        alc_front_attach_prelude(p, d) != 0) {
+        alc_diag_free(&c.tmp);
+        return -1;
+    }
     c.in_prelude = 1;
     resolve_stmts(&c, p->prelude, p->n_prelude, pre_seen);
     c.in_prelude = 0;

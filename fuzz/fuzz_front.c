@@ -75,6 +75,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* printing must be idempotent */
     }
     (void)alc_ast_hash(p);
+    struct alc_arena b;
+    alc_arena_init(&b, 0);
+    struct alc_program *c = alc_ast_copy(&b, p, 0);
+    if (c == NULL || !alc_ast_equal(p, c) ||
+        alc_ast_hash(p) != alc_ast_hash(c)) {
+        abort(); /* a deep copy is equal */
+    }
+    alc_arena_free(&b);
     if (alc_check(p, &d) == 0 && !alc_program_is_library(p)) {
         struct alc_ir ir;
         alc_ir_init(&ir);

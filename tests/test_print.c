@@ -126,7 +126,11 @@ static void random_round_trips(const struct alc_random_opts *o, int count,
         if (p == NULL) {
             fail_msg("%s: generator failed", what);
         }
-        p->prelude = NULL;
+        /* the generated tree checks as it is (prelude attached by
+         * alc_check) */
+        if (alc_check(p, &d) != 0) {
+            fail_msg("%s does not check:\n%s", what, alc_diag_text(&d));
+        }
         char *src = print_prog(p, 0);
         struct alc_program *q = parse_ok(&a, what, src);
         /* the generated tree checks and lowers */
