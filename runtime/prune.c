@@ -46,16 +46,39 @@ void alc_prune_opts_default(struct alc_prune_opts *o,
 
 /* ---- Selection ---- */
 
-/* One radix pass: the digit bucket holding rank *k among cand[0..n). */
-static int pick_bucket(const uint32_t *cand, int64_t n, int shift,
-                       int64_t *k, int64_t *below)
+/*
+ * Radix select over uint32 keys. Each pass histograms an 8-bit digit that
+ * starts at the highest bit where the remaining candidates differ (float
+ * metrics share their top bits, so a fixed top byte would barely split
+ * them), keeps the bucket holding rank k, and stops when the candidates are
+ * all equal. Four interleaved histograms keep runs of equal digits from
+ * serialising on one counter.
+ */
+static void minmax_u32(const uint32_t *a, int64_t n, uint32_t *lo,
+                       uint32_t *hi)
 {
-    int64_t hist[256] = {0};
-    for (int64_t i = 0; i < n; i++) {
-        hist[(cand[i] >> shift) & 255u]++;
+    uint32_t l = a[0], h = a[0];
+    for (int64_t i = 1; i < n; i++) {
+        l = a[i] < l ? a[i] : l;
+        h = a[i] > h ? a[i] : h;
     }
+    *lo = l;
+    *hi = h;
+}
+
+/* Shift of the `bits`-wide digit topped by the highest bit of lo ^ hi. */
+static int digit_shift(uint32_t lo, uint32_t hi, int bits)
+{
+    int h = 31 - __builtin_clz(lo ^ hi);
+    return h >= bits - 1 ? h - (bits - 1) : 0;
+}
+
+/* The bucket of rank *k in hist[0..nb); subtracts what lies below it. */
+static int rank_bucket(const int64_t *hist, int nb, int64_t *k,
+                       int64_t *below)
+{
     int b = 0;
-    while (*k >= hist[b]) {
+    while (b < nb - 1 && *k >= hist[b]) {
         *k -= hist[b];
         *below += hist[b];
         b++;
@@ -68,22 +91,39 @@ uint32_t alc_prune_select(const uint32_t *keys, int64_t n, int64_t k,
 {
     const uint32_t *cand = keys;
     int64_t m = n, below = 0;
-    uint32_t prefix = 0;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        int b = pick_bucket(cand, m, shift, &k, &below);
-        prefix |= (uint32_t)b << shift;
-        /* Keep the candidates whose digit is b (in place after pass 1). */
+    uint32_t lo, hi;
+    minmax_u32(keys, n, &lo, &hi);
+    while (lo != hi) {
+        int sh = digit_shift(lo, hi, 8);
+        uint32_t base = lo >> sh;
+        int32_t h4[4][256];
+        int64_t hist[256];
+        memset(h4, 0, sizeof h4);
+        int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            h4[0][(cand[i] >> sh) - base]++;
+            h4[1][(cand[i + 1] >> sh) - base]++;
+            h4[2][(cand[i + 2] >> sh) - base]++;
+            h4[3][(cand[i + 3] >> sh) - base]++;
+        }
+        for (; i < m; i++) {
+            h4[0][(cand[i] >> sh) - base]++;
+        }
+        for (int b = 0; b < 256; b++) {
+            hist[b] = (int64_t)h4[0][b] + h4[1][b] + h4[2][b] + h4[3][b];
+        }
+        uint32_t want = base + (uint32_t)rank_bucket(hist, 256, &k, &below);
         int64_t j = 0;
-        for (int64_t i = 0; i < m; i++) {
-            if (((cand[i] >> shift) & 255u) == (uint32_t)b) {
-                scratch[j++] = cand[i];
-            }
+        for (i = 0; i < m; i++) { /* branch-free compaction */
+            scratch[j] = cand[i];
+            j += (cand[i] >> sh) == want;
         }
         cand = scratch;
         m = j;
+        minmax_u32(cand, m, &lo, &hi);
     }
     *n_less = below;
-    return prefix;
+    return lo;
 }
 
 int64_t alc_prune_mark_smallest(const uint32_t *keys, int64_t n, int64_t k,
@@ -92,17 +132,12 @@ int64_t alc_prune_mark_smallest(const uint32_t *keys, int64_t n, int64_t k,
 {
     int64_t n_less = 0, marked = 0;
     uint32_t t = alc_prune_select(keys, n, k, scratch, &n_less);
-    if (keep_ties) {
-        for (int64_t i = 0; i < n; i++) {
-            mask[i] = keys[i] <= t;
-            marked += mask[i];
-        }
-        return marked;
-    }
-    int64_t ties = k - n_less; /* entries equal to t that still go */
-    for (int64_t i = 0; i < n; i++) {
-        int take = keys[i] < t || (keys[i] == t && ties > 0);
-        ties -= keys[i] == t && take;
+    /* entries equal to t that still go: all (keep_ties) or k - n_less */
+    int64_t ties = keep_ties ? n : k - n_less;
+    for (int64_t i = 0; i < n; i++) { /* branch-free: random compares */
+        int64_t lt = keys[i] < t, eq = keys[i] == t;
+        int64_t take = lt | (eq & (ties > 0));
+        ties -= eq & take;
         mask[i] = (uint8_t)take;
         marked += take;
     }
@@ -152,6 +187,15 @@ int alc_prune_check(const float *W, int64_t rows, int64_t cols,
         return -1;
     }
     return 0;
+}
+
+/* Zeroes w when take is 1, branch-free (+0.0, as the reference's W[m] = 0). */
+static inline void zero_if(float *w, int64_t take)
+{
+    uint32_t u;
+    memcpy(&u, w, sizeof u);
+    u &= (uint32_t)take - 1u;
+    memcpy(w, &u, sizeof u);
 }
 
 int64_t alc_prune_rows_per_task(int64_t rows, struct alc_pool *pool)
@@ -267,54 +311,69 @@ static int prune_nm(float *W, int64_t rows, int64_t cols, const float *act,
 /* ---- Magnitude: one threshold per matrix ---- */
 
 /*
- * The k-th smallest |W| comes from two 16-bit radix passes straight over W
- * (no copy of the matrix): pass 1 histograms the high 16 bits of every key,
- * pass 2 the low 16 bits of the keys in the chosen high bucket. Each worker
- * owns its histograms; integer counts make the sum order irrelevant.
+ * The k-th smallest |W| by radix passes straight over W (no copy of the
+ * matrix): the candidates are always an interval [L, U] of keys; each pass
+ * histograms the next 11-bit digit of the keys inside it (the first digit
+ * starts at the highest bit where min and max differ), keeps the bucket of
+ * rank k, and narrows the interval. Each worker owns its histogram; integer
+ * counts make the sum order irrelevant.
  */
-enum { HIST = 65536 };
+enum { MAG_BITS = 11, MAG_BUCKETS = 1 << MAG_BITS };
 
 struct mag_job {
     float *W;
     int64_t rows, cols, per;
-    int pass;          /* 1, 2: histograms; 3: count ties; 4: apply */
-    uint32_t hi;       /* pass 2: the high half of the threshold key */
-    uint32_t t;        /* passes 3-4: the threshold key */
-    int keep_ties;     /* pass 4: prune every key <= t */
-    uint64_t *hist;    /* (threads, HIST) */
-    int64_t *ties;     /* (n_tasks): pass 3 counts, pass 4 quotas */
+    int pass;          /* 0: min/max; 1: histogram; 2: count ties; 3: apply */
+    uint32_t L, U;     /* pass 1: candidate interval of keys */
+    int sh;            /* pass 1: digit shift */
+    uint32_t t;        /* passes 2-3: the threshold key */
+    int keep_ties;     /* pass 3: prune every key <= t */
+    int64_t *hist;     /* (threads, MAG_BUCKETS) */
+    uint32_t *lohi;    /* (n_tasks, 2) pass 0 */
+    int64_t *ties;     /* (n_tasks): pass 2 counts, pass 3 quotas */
     int64_t *pruned;   /* (n_tasks) */
     uint8_t *mask;     /* (rows, cols) or NULL */
 };
 
-static void mag_hist(struct mag_job *j, int64_t i0, int64_t i1, int worker)
+static void mag_minmax(struct mag_job *j, int64_t task, int64_t i0,
+                       int64_t i1)
 {
-    uint64_t *h = j->hist + (size_t)worker * HIST;
+    uint32_t lo = UINT32_MAX, hi = 0;
     for (int64_t i = i0; i < i1; i++) {
         uint32_t key = alc_prune_key(j->W[i]);
-        if (j->pass == 1) {
-            h[key >> 16]++;
-        } else if ((key >> 16) == j->hi) {
-            h[key & 0xffffu]++;
-        }
+        lo = key < lo ? key : lo;
+        hi = key > hi ? key : hi;
+    }
+    j->lohi[2 * task] = lo;
+    j->lohi[2 * task + 1] = hi;
+}
+
+static void mag_hist(struct mag_job *j, int64_t i0, int64_t i1, int worker)
+{
+    int64_t *h = j->hist + (size_t)worker * MAG_BUCKETS;
+    uint32_t base = j->L >> j->sh;
+    for (int64_t i = i0; i < i1; i++) {
+        /* branch-free: keys outside [L, U] add 0 to some bucket */
+        uint32_t key = alc_prune_key(j->W[i]);
+        int64_t in = key - j->L <= j->U - j->L;
+        h[((key >> j->sh) - base) & (MAG_BUCKETS - 1)] += in;
     }
 }
 
 static void mag_apply(struct mag_job *j, int64_t task, int64_t i0,
                       int64_t i1)
 {
-    int64_t quota = j->ties[task], cnt = 0;
-    for (int64_t i = i0; i < i1; i++) {
+    int64_t quota = j->keep_ties ? i1 - i0 : j->ties[task], cnt = 0;
+    for (int64_t i = i0; i < i1; i++) { /* branch-free: random compares */
         uint32_t key = alc_prune_key(j->W[i]);
-        int take = key < j->t || (key == j->t && (j->keep_ties || quota > 0));
-        quota -= key == j->t && take;
-        if (take) {
-            j->W[i] = 0.0f;
-        }
+        int64_t lt = key < j->t, eq = key == j->t;
+        int64_t take = lt | (eq & (quota > 0));
+        quota -= eq & take;
+        zero_if(j->W + i, take);
+        cnt += take;
         if (j->mask != NULL) {
             j->mask[i] = (uint8_t)take;
         }
-        cnt += take;
     }
     j->pruned[task] = cnt;
 }
@@ -325,9 +384,11 @@ static void mag_task(void *ctx, int64_t task, int worker)
     int64_t r1 = (task + 1) * j->per;
     int64_t i0 = task * j->per * j->cols;
     int64_t i1 = (r1 > j->rows ? j->rows : r1) * j->cols;
-    if (j->pass <= 2) {
+    if (j->pass == 0) {
+        mag_minmax(j, task, i0, i1);
+    } else if (j->pass == 1) {
         mag_hist(j, i0, i1, worker);
-    } else if (j->pass == 3) {
+    } else if (j->pass == 2) {
         int64_t c = 0;
         for (int64_t i = i0; i < i1; i++) {
             c += alc_prune_key(j->W[i]) == j->t;
@@ -338,26 +399,34 @@ static void mag_task(void *ctx, int64_t task, int worker)
     }
 }
 
-/* Sums the workers' histograms and finds the bucket of rank *k. */
-static uint32_t mag_bucket(struct mag_job *j, int threads, int64_t *k,
-                           int64_t *below)
+/*
+ * One histogram pass over [L, U]: narrows the interval to the bucket of
+ * rank *k. Returns 1 when the interval is a single key.
+ */
+static int mag_narrow(struct mag_job *j, struct alc_pool *pool,
+                      int64_t n_tasks, int threads, int64_t *k,
+                      int64_t *below)
 {
-    for (int w = 1; w < threads; w++) {
-        for (int b = 0; b < HIST; b++) {
-            j->hist[b] += j->hist[(size_t)w * HIST + b];
+    int64_t hist[MAG_BUCKETS];
+    j->sh = digit_shift(j->L, j->U, MAG_BITS);
+    memset(j->hist, 0, (size_t)threads * MAG_BUCKETS * sizeof *j->hist);
+    j->pass = 1;
+    alc_pool_run(pool, n_tasks, mag_task, j);
+    for (int b = 0; b < MAG_BUCKETS; b++) {
+        hist[b] = 0;
+        for (int w = 0; w < threads; w++) {
+            hist[b] += j->hist[(size_t)w * MAG_BUCKETS + b];
         }
     }
-    uint32_t b = 0;
-    while (*k >= (int64_t)j->hist[b]) {
-        *k -= (int64_t)j->hist[b];
-        *below += (int64_t)j->hist[b];
-        b++;
-    }
-    memset(j->hist, 0, (size_t)threads * HIST * sizeof *j->hist);
-    return b;
+    uint32_t d = (j->L >> j->sh) + (uint32_t)rank_bucket(hist, MAG_BUCKETS,
+                                                        k, below);
+    uint32_t lo = d << j->sh, hi = lo | ((1u << j->sh) - 1u);
+    j->L = lo > j->L ? lo : j->L;
+    j->U = hi < j->U ? hi : j->U;
+    return j->L == j->U;
 }
 
-/* Turns pass-3 tie counts into per-task quotas of ties to prune. */
+/* Turns pass-2 tie counts into per-task quotas of ties to prune. */
 static void mag_quotas(int64_t *ties, int64_t n_tasks, int64_t need)
 {
     for (int64_t t = 0; t < n_tasks; t++) {
@@ -365,6 +434,26 @@ static void mag_quotas(int64_t *ties, int64_t n_tasks, int64_t need)
         ties[t] = need < c ? need : c;
         need -= ties[t];
     }
+}
+
+/* The threshold key (rank k of |W|) into j->t; *below = keys < it. */
+static void mag_threshold(struct mag_job *j, struct alc_pool *pool,
+                          int64_t n_tasks, int64_t k, int64_t *below)
+{
+    int threads = alc_pool_threads(pool);
+    j->pass = 0;
+    alc_pool_run(pool, n_tasks, mag_task, j);
+    j->L = UINT32_MAX;
+    j->U = 0;
+    for (int64_t t = 0; t < n_tasks; t++) {
+        j->L = j->lohi[2 * t] < j->L ? j->lohi[2 * t] : j->L;
+        j->U = j->lohi[2 * t + 1] > j->U ? j->lohi[2 * t + 1] : j->U;
+    }
+    *below = 0;
+    while (j->L != j->U && !mag_narrow(j, pool, n_tasks, threads, &k,
+                                       below)) {
+    }
+    j->t = j->L;
 }
 
 static int prune_magnitude_unstructured(float *W, int64_t rows,
@@ -376,7 +465,7 @@ static int prune_magnitude_unstructured(float *W, int64_t rows,
     int rc = -1, threads = alc_pool_threads(o->pool);
     struct mag_job j = {0};
     int64_t k = alc_prune_count_k(rows * cols, o->sparsity), below = 0;
-    int64_t need = k, n_tasks;
+    int64_t n_tasks;
     j.W = W;
     j.rows = rows;
     j.cols = cols;
@@ -384,25 +473,22 @@ static int prune_magnitude_unstructured(float *W, int64_t rows,
     j.keep_ties = !o->exact;
     j.per = alc_prune_rows_per_task(rows, o->pool);
     n_tasks = (rows + j.per - 1) / j.per;
-    j.hist = calloc((size_t)threads * HIST, sizeof *j.hist);
+    j.hist = malloc((size_t)threads * MAG_BUCKETS * sizeof *j.hist);
+    j.lohi = malloc((size_t)n_tasks * 2 * sizeof *j.lohi);
     j.ties = calloc((size_t)n_tasks, sizeof *j.ties);
     j.pruned = calloc((size_t)n_tasks, sizeof *j.pruned);
-    if (j.hist == NULL || j.ties == NULL || j.pruned == NULL) {
+    if (j.hist == NULL || j.lohi == NULL || j.ties == NULL ||
+        j.pruned == NULL) {
         alc_diag_errorf(d, "prune: out of memory");
         goto done;
     }
-    j.pass = 1;
-    alc_pool_run(o->pool, n_tasks, mag_task, &j);
-    j.hi = mag_bucket(&j, threads, &k, &below);
-    j.pass = 2;
-    alc_pool_run(o->pool, n_tasks, mag_task, &j);
-    j.t = (j.hi << 16) | mag_bucket(&j, threads, &k, &below);
-    if (o->exact) { /* below = keys < t; need - below ties go, in order */
-        j.pass = 3;
+    mag_threshold(&j, o->pool, n_tasks, k, &below);
+    if (o->exact) { /* keys < t all go, then k - below ties in order */
+        j.pass = 2;
         alc_pool_run(o->pool, n_tasks, mag_task, &j);
-        mag_quotas(j.ties, n_tasks, need - below);
+        mag_quotas(j.ties, n_tasks, k - below);
     }
-    j.pass = 4;
+    j.pass = 3;
     alc_pool_run(o->pool, n_tasks, mag_task, &j);
     for (int64_t t = 0; t < n_tasks; t++) {
         res->pruned += j.pruned[t];
@@ -410,6 +496,7 @@ static int prune_magnitude_unstructured(float *W, int64_t rows,
     rc = 0;
 done:
     free(j.hist);
+    free(j.lohi);
     free(j.ties);
     free(j.pruned);
     return rc;
@@ -462,27 +549,31 @@ struct wanda_job {
     const float *act;    /* (cols) sqrtf(scaler_row) */
     uint32_t *keys;      /* (threads, cols) */
     uint32_t *scratch;   /* (threads, cols) */
-    uint8_t *pick;       /* (threads, cols) */
     uint8_t *mask;       /* (rows, cols) or NULL */
 };
 
+/* One row: the k smallest metrics, ties in column order (stable sort). */
 static void wanda_row(struct wanda_job *j, int64_t r, int worker)
 {
     size_t off = (size_t)worker * (size_t)j->cols;
     uint32_t *keys = j->keys + off;
-    uint8_t *pick = j->pick + off;
     float *w = j->W + r * j->cols;
+    uint8_t *mask = j->mask != NULL ? j->mask + r * j->cols : NULL;
+    int64_t n_less = 0;
     for (int64_t c = 0; c < j->cols; c++) {
         keys[c] = alc_prune_key(fabsf(w[c]) * j->act[c]);
     }
-    alc_prune_mark_smallest(keys, j->cols, j->k, 0, j->scratch + off, pick);
+    uint32_t t = alc_prune_select(keys, j->cols, j->k, j->scratch + off,
+                                  &n_less);
+    int64_t ties = j->k - n_less; /* entries equal to t that still go */
     for (int64_t c = 0; c < j->cols; c++) {
-        if (pick[c]) {
-            w[c] = 0.0f;
+        int64_t lt = keys[c] < t, eq = keys[c] == t;
+        int64_t take = lt | (eq & (ties > 0));
+        ties -= eq & take;
+        zero_if(w + c, take);
+        if (mask != NULL) {
+            mask[c] = (uint8_t)take;
         }
-    }
-    if (j->mask != NULL) {
-        memcpy(j->mask + r * j->cols, pick, (size_t)j->cols);
     }
 }
 
@@ -504,14 +595,12 @@ static int prune_wanda_unstructured(float *W, int64_t rows, int64_t cols,
 {
     int rc = -1;
     size_t per_thread = (size_t)alc_pool_threads(o->pool) * (size_t)cols;
-    struct wanda_job j = {W, rows, cols, 0, 0, act, NULL, NULL, NULL,
-                          res->mask};
+    struct wanda_job j = {W, rows, cols, 0, 0, act, NULL, NULL, res->mask};
     j.k = alc_prune_count_k(cols, o->sparsity);
     j.per = alc_prune_rows_per_task(rows, o->pool);
     j.keys = malloc(per_thread * sizeof *j.keys);
     j.scratch = malloc(per_thread * sizeof *j.scratch);
-    j.pick = malloc(per_thread);
-    if (j.keys == NULL || j.scratch == NULL || j.pick == NULL) {
+    if (j.keys == NULL || j.scratch == NULL) {
         alc_diag_errorf(d, "prune: out of memory");
         goto done;
     }
@@ -521,7 +610,6 @@ static int prune_wanda_unstructured(float *W, int64_t rows, int64_t cols,
 done:
     free(j.keys);
     free(j.scratch);
-    free(j.pick);
     return rc;
 }
 

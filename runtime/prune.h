@@ -195,9 +195,13 @@ struct alc_prune_result {
  * method (the reference would still prune the minimum under `<=`). Metric
  * NaNs sort after +inf.
  *
- * Memory besides W: magnitude 2 histograms of 65536 counts per task; Wanda
- * 2*cols uint32 per thread; SparseGPT a cols^2 copy of H unless consume,
- * plus rows*blocksize floats, uint32s and bytes.
+ * Cost: magnitude is 4-6 passes over W (min/max, 2-3 radix histograms,
+ * apply, count); Wanda one radix select per row (linear time, no sort);
+ * SparseGPT ~(2/3) cols^3 flops for the factorization plus rows * cols^2
+ * for the lazy updates. Memory besides W: magnitude a 2048-count histogram
+ * per thread; Wanda 2 * cols uint32 per thread; SparseGPT a cols^2 copy of
+ * H unless consume, plus rows * blocksize floats, uint32s and bytes and a
+ * cols * 256 float scratch.
  */
 int alc_prune(float *W, int64_t rows, int64_t cols,
               struct alc_prune_stats *stats, const struct alc_prune_opts *o,
