@@ -146,10 +146,10 @@ int64_t alc_prune_mark_smallest(const uint32_t *keys, int64_t n, int64_t k,
 
 void alc_prune_nm_group(const uint32_t *keys, int m, int n, uint8_t *mask)
 {
-    for (int j = 0; j < m; j++) {
+    for (int j = 0; j < m; j++) { /* rank in (key, index) order */
         int rank = 0;
-        for (int l = 0; l < m; l++) {
-            rank += keys[l] < keys[j] || (keys[l] == keys[j] && l < j);
+        for (int l = 0; l < m; l++) { /* branch-free: random compares */
+            rank += (keys[l] < keys[j]) | ((keys[l] == keys[j]) & (l < j));
         }
         mask[j] = rank < n;
     }
@@ -275,12 +275,10 @@ static void nm_task(void *ctx, int64_t task, int worker)
             }
             alc_prune_nm_group(keys, j->m, j->n, pick);
             for (int l = 0; l < j->m; l++) {
-                if (pick[l]) {
-                    w[c0 + l] = 0.0f;
-                }
-                if (j->mask != NULL) {
-                    j->mask[r * j->cols + c0 + l] = pick[l];
-                }
+                zero_if(w + c0 + l, pick[l]);
+            }
+            if (j->mask != NULL) {
+                memcpy(j->mask + r * j->cols + c0, pick, (size_t)j->m);
             }
             cnt += j->n;
         }

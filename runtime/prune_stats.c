@@ -95,6 +95,12 @@ static void scaler_task(void *ctx, int64_t task, int worker)
     nc = nc > SCALER_CHUNK ? SCALER_CHUNK : nc;
     for (int64_t t = 0; t < j->tokens; t++) {
         const float *x = j->X + t * j->cols + c0;
+        if (nc == SCALER_CHUNK) { /* a constant trip count vectorizes */
+            for (int c = 0; c < SCALER_CHUNK; c++) {
+                acc[c] += (double)x[c] * (double)x[c];
+            }
+            continue;
+        }
         for (int64_t c = 0; c < nc; c++) {
             acc[c] += (double)x[c] * (double)x[c];
         }
