@@ -27,9 +27,9 @@ enum { SEQLEN = 256, NSEQ = 32, NMATS = 7, NX = 4 };
 struct bmat {
     const char *name;
     int64_t rows, cols;
-    int x;      /* which input feeds it */
-    float *W;   /* (rows, cols) original */
-    float *w;   /* (rows, cols) work copy */
+    int x;    /* which input feeds it */
+    float *W; /* (rows, cols) original */
+    float *w; /* (rows, cols) work copy */
     struct alc_prune_stats st;
 };
 
@@ -133,8 +133,8 @@ static double run_stats(unsigned which, struct alc_pool *pool)
         check(alc_prune_stats_init(&m->st, m->cols, which, &d), &d);
         for (int q = 0; q < NSEQ; q++) {
             const float *xb = X[m->x] + (int64_t)q * SEQLEN * m->cols;
-            check(alc_prune_stats_add_batch(&m->st, xb, SEQLEN, 1, pool,
-                                            &d), &d);
+            check(alc_prune_stats_add_batch(&m->st, xb, SEQLEN, 1, pool, &d),
+                  &d);
         }
     }
     double t = alc_now() - t0;
@@ -163,8 +163,9 @@ static double run_prune(enum alc_prune_method meth, int n, int m, int reps,
             o.n = n;
             o.m = m;
             o.pool = pool;
-            check(alc_prune(mats[i].w, mats[i].rows, mats[i].cols,
-                            &mats[i].st, &o, &res, &d), &d);
+            check(alc_prune(mats[i].w, mats[i].rows, mats[i].cols, &mats[i].st,
+                            &o, &res, &d),
+                  &d);
         }
         times[r] = alc_now() - t0;
     }
@@ -188,8 +189,9 @@ static double run_esd(struct alc_pool *pool)
     double t0 = alc_now();
     for (int i = 0; i < NMATS; i++) {
         struct alc_esd_result r;
-        check(alc_esd_matrix(mats[i].W, ALC_DT_F32, mats[i].rows,
-                             mats[i].cols, pool, &r, &d), &d);
+        check(alc_esd_matrix(mats[i].W, ALC_DT_F32, mats[i].rows, mats[i].cols,
+                             pool, &r, &d),
+              &d);
     }
     double t = alc_now() - t0;
     alc_diag_free(&d);
@@ -342,9 +344,9 @@ int main(int argc, char **argv)
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(t, "peak_rss_mb");
     printf("  memory: matrices %.1f MB, inputs %.1f MB, Hessians %.1f MB; "
            "dsac peak RSS %.1f MB (Wanda phase %.1f, SparseGPT phase %.1f, "
-           "ESD phase %.1f; %.2fx the matrices)", mb_w, mb_x, mb_h,
-           fmax(base, fmax(rss[0], fmax(rss[1], rss[2]))), rss[0], rss[1],
-           rss[2], fmax(rss[0], fmax(rss[1], rss[2])) / mb_w);
+           "ESD phase %.1f; %.2fx the matrices)",
+           mb_w, mb_x, mb_h, fmax(base, fmax(rss[0], fmax(rss[1], rss[2]))),
+           rss[0], rss[1], rss[2], fmax(rss[0], fmax(rss[1], rss[2])) / mb_w);
     if (cJSON_IsNumber(tr)) {
         printf("; torch peak RSS %.1f MB", tr->valuedouble);
     }

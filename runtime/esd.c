@@ -28,24 +28,23 @@ enum { GRAM_CHUNK = 512 };
  * G += C^T C with C (chunk, n)). Each chunk is converted to double first.
  */
 static void gram(double *G, const void *w, enum alc_dtype dt, int64_t rows,
-                 int64_t cols, double *dbuf, float *fbuf,
-                 struct alc_pool *pool)
+                 int64_t cols, double *dbuf, float *fbuf, struct alc_pool *pool)
 {
     int64_t n = rows < cols ? rows : cols, big = rows < cols ? cols : rows;
     size_t esz = (size_t)alc_dtype_table[dt].size;
     for (int64_t k0 = 0; k0 < big; k0 += GRAM_CHUNK) {
         int64_t nk = big - k0 < GRAM_CHUNK ? big - k0 : GRAM_CHUNK;
         if (rows >= cols) {
-            alc_to_f32(fbuf, (const char *)w + (size_t)(k0 * cols) * esz,
-                       dt, (size_t)(nk * cols));
+            alc_to_f32(fbuf, (const char *)w + (size_t)(k0 * cols) * esz, dt,
+                       (size_t)(nk * cols));
             for (int64_t i = 0; i < nk * cols; i++) {
                 dbuf[i] = (double)fbuf[i];
             }
         } else {
             for (int64_t r = 0; r < rows; r++) {
-                alc_to_f32(fbuf, (const char *)w +
-                                     (size_t)(r * cols + k0) * esz,
-                           dt, (size_t)nk);
+                alc_to_f32(fbuf,
+                           (const char *)w + (size_t)(r * cols + k0) * esz, dt,
+                           (size_t)nk);
                 for (int64_t c = 0; c < nk; c++) {
                     dbuf[c * rows + r] = (double)fbuf[c];
                 }
@@ -55,18 +54,17 @@ static void gram(double *G, const void *w, enum alc_dtype dt, int64_t rows,
     }
 }
 
-int alc_esd_eigs(const void *w, enum alc_dtype dt, int64_t rows,
-                 int64_t cols, struct alc_pool *pool, double *eigs,
-                 struct alc_diag *d)
+int alc_esd_eigs(const void *w, enum alc_dtype dt, int64_t rows, int64_t cols,
+                 struct alc_pool *pool, double *eigs, struct alc_diag *d)
 {
     int rc = -1;
     int64_t n = rows < cols ? rows : cols, big = rows < cols ? cols : rows;
     double *G = NULL, *dbuf = NULL;
     float *fbuf = NULL;
-    if (w == NULL || rows <= 0 || cols <= 0 || big > INT32_MAX ||
-        (int)dt < 0 || dt >= ALC_DT_COUNT) {
-        alc_diag_errorf(d, "esd: invalid matrix (%lld x %lld)",
-                        (long long)rows, (long long)cols);
+    if (w == NULL || rows <= 0 || cols <= 0 || big > INT32_MAX || (int)dt < 0 ||
+        dt >= ALC_DT_COUNT) {
+        alc_diag_errorf(d, "esd: invalid matrix (%lld x %lld)", (long long)rows,
+                        (long long)cols);
         return -1;
     }
     G = calloc((size_t)n * (size_t)n, sizeof *G);
@@ -80,8 +78,8 @@ int alc_esd_eigs(const void *w, enum alc_dtype dt, int64_t rows,
     int blas = alc_la_serial_begin();
     gram(G, w, dt, rows, cols, dbuf, fbuf, pool);
     /* Row-major upper = column-major lower; values only, ascending. */
-    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L',
-                                     (lapack_int)n, G, (lapack_int)n, eigs);
+    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n,
+                                     G, (lapack_int)n, eigs);
     alc_la_serial_end(blas);
     if (info != 0) {
         alc_diag_errorf(d, "esd: eigenvalue solver failed (info %d)",
@@ -108,8 +106,8 @@ done:
  * alpha and KS distance for x_min = lambda_i, given ln lambda (lg) and the
  * suffix sums of lg (suf[i] = sum_{j>=i} lg[j]). want_d = 0 skips D.
  */
-static double fit_at(const double *lg, const double *suf, int64_t N,
-                     int64_t i, int want_d, double *D)
+static double fit_at(const double *lg, const double *suf, int64_t N, int64_t i,
+                     int want_d, double *D)
 {
     double n = (double)(N - i);
     double alpha = 1.0 + n / (suf[i] - n * lg[i]);
@@ -144,8 +142,7 @@ static int log_suffix(const double *eigs, int64_t N, double *lg, double *suf)
     return 1;
 }
 
-void alc_esd_fit_mid(const double *eigs, int64_t n, double *alpha,
-                     double *D)
+void alc_esd_fit_mid(const double *eigs, int64_t n, double *alpha, double *D)
 {
     double *lg = malloc((size_t)(n > 0 ? n : 1) * sizeof *lg);
     double *suf = malloc((size_t)(n > 0 ? n : 1) * sizeof *suf);
@@ -276,9 +273,9 @@ done:
 
 /* ---- Per matrix ---- */
 
-int alc_esd_matrix(const void *w, enum alc_dtype dt, int64_t rows,
-                   int64_t cols, struct alc_pool *pool,
-                   struct alc_esd_result *out, struct alc_diag *d)
+int alc_esd_matrix(const void *w, enum alc_dtype dt, int64_t rows, int64_t cols,
+                   struct alc_pool *pool, struct alc_esd_result *out,
+                   struct alc_diag *d)
 {
     int64_t n = rows < cols ? rows : cols;
     double *eigs = malloc((size_t)(n > 0 ? n : 1) * sizeof *eigs);
@@ -295,7 +292,8 @@ int alc_esd_matrix(const void *w, enum alc_dtype dt, int64_t rows,
     }
     out->spectral_norm = eigs[n - 1];
     if (!(eigs[0] > 0.0)) {
-        alc_diag_warnf(d, "esd: %lld x %lld matrix is rank-deficient (an "
+        alc_diag_warnf(d,
+                       "esd: %lld x %lld matrix is rank-deficient (an "
                        "eigenvalue of W^T W is 0); alpha is undefined",
                        (long long)rows, (long long)cols);
     } else {

@@ -48,10 +48,10 @@ static int64_t ntiles(int64_t n)
 /* ---- X^T X into the upper triangle ---- */
 
 struct syrk_job {
-    void *H;            /* float or double (n, n) */
-    const void *X;      /* (k, n) with leading dimension ldx */
+    void *H;       /* float or double (n, n) */
+    const void *X; /* (k, n) with leading dimension ldx */
     int64_t k, n, ldx, nt;
-    float alpha, beta;  /* float version only */
+    float alpha, beta; /* float version only */
     int dbl;
 };
 
@@ -72,8 +72,8 @@ static void syrk_tile_f(struct syrk_job *j, int64_t ti, int64_t tj)
                         j->alpha, XI, (int)j->ldx, beta, H, (int)j->n);
         } else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)mi,
-                        (int)mj, kk, j->alpha, XI, (int)j->ldx, XJ,
-                        (int)j->ldx, beta, H, (int)j->n);
+                        (int)mj, kk, j->alpha, XI, (int)j->ldx, XJ, (int)j->ldx,
+                        beta, H, (int)j->n);
         }
         beta = 1.0f;
     }
@@ -87,12 +87,12 @@ static void syrk_tile_d(struct syrk_job *j, int64_t ti, int64_t tj)
     double *G = (double *)j->H + ti * ALC_LA_TILE * j->n + tj * ALC_LA_TILE;
     int64_t mi = tsz(j->n, ti), mj = tsz(j->n, tj);
     if (ti == tj) {
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)mi,
-                    (int)j->k, 1.0, XI, (int)j->ldx, 1.0, G, (int)j->n);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)mi, (int)j->k,
+                    1.0, XI, (int)j->ldx, 1.0, G, (int)j->n);
     } else {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)mi,
-                    (int)mj, (int)j->k, 1.0, XI, (int)j->ldx, XJ,
-                    (int)j->ldx, 1.0, G, (int)j->n);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)mi, (int)mj,
+                    (int)j->k, 1.0, XI, (int)j->ldx, XJ, (int)j->ldx, 1.0, G,
+                    (int)j->n);
     }
 }
 
@@ -144,8 +144,8 @@ static void potrf_trsm_task(void *ctx, int64_t task, int worker)
     struct potrf_job *j = ctx;
     int64_t ti = j->tk + 1 + task;
     (void)worker;
-    cblas_strsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans,
-                CblasNonUnit, (int)tsz(j->n, ti), (int)tsz(j->n, j->tk), 1.0f,
+    cblas_strsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
+                (int)tsz(j->n, ti), (int)tsz(j->n, j->tk), 1.0f,
                 tile(j->A, j->n, j->tk, j->tk), (int)j->n,
                 tile(j->A, j->n, ti, j->tk), (int)j->n);
 }
@@ -162,9 +162,9 @@ static void potrf_update_task(void *ctx, int64_t task, int worker)
         return;
     }
     if (ti == tj) {
-        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans,
-                    (int)tsz(j->n, ti), kk, -1.0f, tile(j->A, j->n, ti, j->tk),
-                    n, 1.0f, tile(j->A, j->n, ti, ti), n);
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)tsz(j->n, ti),
+                    kk, -1.0f, tile(j->A, j->n, ti, j->tk), n, 1.0f,
+                    tile(j->A, j->n, ti, ti), n);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tsz(j->n, ti),
@@ -178,10 +178,8 @@ int64_t alc_la_potrf_lower(float *A, int64_t n, struct alc_pool *pool)
     struct potrf_job j = {A, n, ntiles(n), 0};
     for (j.tk = 0; j.tk < j.nt; j.tk++) {
         int64_t kk = tsz(n, j.tk), m = j.nt - j.tk - 1;
-        lapack_int info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U',
-                                         (lapack_int)kk,
-                                         tile(A, n, j.tk, j.tk),
-                                         (lapack_int)n);
+        lapack_int info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)kk,
+                                         tile(A, n, j.tk, j.tk), (lapack_int)n);
         if (info != 0) { /* < 0: a NaN in the tile (LAPACKE's check) */
             return j.tk * ALC_LA_TILE + (info > 0 ? info : 1);
         }
@@ -196,12 +194,12 @@ int64_t alc_la_potrf_lower(float *A, int64_t n, struct alc_pool *pool)
 /*
  * With L = [L11 0; L21 L22] and X22 = L22^-1 already in place (later block
  * columns are done first), X21 = -X22 L21 L11^-1. Tile ti of block column tj
- * is computed in scratch S_ti from the old tiles (k, tj), k > tj, then written back
- * after every tile is done; then L11 is inverted (LAPACK's strtri order).
+ * is computed in scratch S_ti from the old tiles (k, tj), k > tj, then written
+ * back after every tile is done; then L11 is inverted (LAPACK's strtri order).
  */
 struct trtri_job {
     float *A;
-    float *S;        /* (n, T) scratch, row stride T */
+    float *S; /* (n, T) scratch, row stride T */
     int64_t n, nt, tj;
 };
 
@@ -220,9 +218,9 @@ static void trtri_tile_task(void *ctx, int64_t task, int worker)
                 CblasNonUnit, (int)mi, (int)jj, 1.0f, tile(j->A, j->n, ti, ti),
                 n, S, T);
     for (int64_t tk = j->tj + 1; tk < ti; tk++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mi,
-                    (int)jj, (int)tsz(j->n, tk), 1.0f, tile(j->A, j->n, ti, tk),
-                    n, tile(j->A, j->n, tk, j->tj), n, 1.0f, S, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mi, (int)jj,
+                    (int)tsz(j->n, tk), 1.0f, tile(j->A, j->n, ti, tk), n,
+                    tile(j->A, j->n, tk, j->tj), n, 1.0f, S, T);
     }
     cblas_strsm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans,
                 CblasNonUnit, (int)mi, (int)jj, -1.0f,
@@ -252,9 +250,8 @@ int alc_la_trtri_lower(float *A, int64_t n, struct alc_pool *pool)
         int64_t m = j.nt - j.tj - 1;
         alc_pool_run(pool, m, trtri_tile_task, &j);
         alc_pool_run(pool, m, trtri_store_task, &j);
-        LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N',
-                       (lapack_int)tsz(n, j.tj), tile(A, n, j.tj, j.tj),
-                       (lapack_int)n);
+        LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)tsz(n, j.tj),
+                       tile(A, n, j.tj, j.tj), (lapack_int)n);
     }
     free(j.S);
     return 0;

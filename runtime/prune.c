@@ -54,8 +54,7 @@ void alc_prune_opts_default(struct alc_prune_opts *o,
  * all equal. Four interleaved histograms keep runs of equal digits from
  * serialising on one counter.
  */
-static void minmax_u32(const uint32_t *a, int64_t n, uint32_t *lo,
-                       uint32_t *hi)
+static void minmax_u32(const uint32_t *a, int64_t n, uint32_t *lo, uint32_t *hi)
 {
     uint32_t l = a[0], h = a[0];
     for (int64_t i = 1; i < n; i++) {
@@ -74,8 +73,7 @@ static int digit_shift(uint32_t lo, uint32_t hi, int bits)
 }
 
 /* The bucket of rank *k in hist[0..nb); subtracts what lies below it. */
-static int rank_bucket(const int64_t *hist, int nb, int64_t *k,
-                       int64_t *below)
+static int rank_bucket(const int64_t *hist, int nb, int64_t *k, int64_t *below)
 {
     int b = 0;
     while (b < nb - 1 && *k >= hist[b]) {
@@ -127,8 +125,7 @@ uint32_t alc_prune_select(const uint32_t *keys, int64_t n, int64_t k,
 }
 
 int64_t alc_prune_mark_smallest(const uint32_t *keys, int64_t n, int64_t k,
-                                int keep_ties, uint32_t *scratch,
-                                uint8_t *mask)
+                                int keep_ties, uint32_t *scratch, uint8_t *mask)
 {
     int64_t n_less = 0, marked = 0;
     uint32_t t = alc_prune_select(keys, n, k, scratch, &n_less);
@@ -161,8 +158,8 @@ int alc_prune_check(const float *W, int64_t rows, int64_t cols,
                     const struct alc_prune_opts *o, struct alc_diag *d)
 {
     if (W == NULL || rows <= 0 || cols <= 0) {
-        alc_diag_errorf(d, "prune: empty matrix (%lld x %lld)",
-                        (long long)rows, (long long)cols);
+        alc_diag_errorf(d, "prune: empty matrix (%lld x %lld)", (long long)rows,
+                        (long long)cols);
         return -1;
     }
     if ((int)o->method < 0 || o->method >= ALC_PRUNE_COUNT) {
@@ -171,19 +168,21 @@ int alc_prune_check(const float *W, int64_t rows, int64_t cols,
     }
     if (o->n != 0 || o->m != 0) {
         if (o->n <= 0 || o->m <= o->n || o->m > 64) {
-            alc_diag_errorf(d, "prune: invalid N:M pattern %d:%d (need "
-                            "0 < N < M <= 64)", o->n, o->m);
+            alc_diag_errorf(d,
+                            "prune: invalid N:M pattern %d:%d (need "
+                            "0 < N < M <= 64)",
+                            o->n, o->m);
             return -1;
         }
         if (cols % o->m != 0) {
-            alc_diag_errorf(d, "prune: %d:%d needs in_features (%lld) to "
-                            "be a multiple of %d", o->n, o->m,
-                            (long long)cols, o->m);
+            alc_diag_errorf(d,
+                            "prune: %d:%d needs in_features (%lld) to "
+                            "be a multiple of %d",
+                            o->n, o->m, (long long)cols, o->m);
             return -1;
         }
     } else if (!(o->sparsity >= 0.0 && o->sparsity < 1.0)) {
-        alc_diag_errorf(d, "prune: sparsity %g is outside [0, 1)",
-                        o->sparsity);
+        alc_diag_errorf(d, "prune: sparsity %g is outside [0, 1)", o->sparsity);
         return -1;
     }
     return 0;
@@ -224,8 +223,7 @@ static void zero_task(void *ctx, int64_t task, int worker)
 }
 
 void alc_prune_count_zeros(const float *W, int64_t rows, int64_t cols,
-                           struct alc_pool *pool,
-                           struct alc_prune_result *res)
+                           struct alc_pool *pool, struct alc_prune_result *res)
 {
     struct zero_job j = {W, rows, cols, 0, NULL};
     j.per = alc_prune_rows_per_task(rows, pool);
@@ -254,8 +252,8 @@ struct nm_job {
     int64_t rows, cols, per;
     const float *act; /* (cols) or NULL for magnitude */
     int n, m;
-    uint8_t *mask;    /* (rows, cols) or NULL */
-    int64_t *pruned;  /* (n_tasks) */
+    uint8_t *mask;   /* (rows, cols) or NULL */
+    int64_t *pruned; /* (n_tasks) */
 };
 
 static void nm_task(void *ctx, int64_t task, int worker)
@@ -321,20 +319,19 @@ enum { MAG_BITS = 11, MAG_BUCKETS = 1 << MAG_BITS };
 struct mag_job {
     float *W;
     int64_t rows, cols, per;
-    int pass;          /* 0: min/max; 1: histogram; 2: count ties; 3: apply */
-    uint32_t L, U;     /* pass 1: candidate interval of keys */
-    int sh;            /* pass 1: digit shift */
-    uint32_t t;        /* passes 2-3: the threshold key */
-    int keep_ties;     /* pass 3: prune every key <= t */
-    int64_t *hist;     /* (threads, MAG_BUCKETS) */
-    uint32_t *lohi;    /* (n_tasks, 2) pass 0 */
-    int64_t *ties;     /* (n_tasks): pass 2 counts, pass 3 quotas */
-    int64_t *pruned;   /* (n_tasks) */
-    uint8_t *mask;     /* (rows, cols) or NULL */
+    int pass;        /* 0: min/max; 1: histogram; 2: count ties; 3: apply */
+    uint32_t L, U;   /* pass 1: candidate interval of keys */
+    int sh;          /* pass 1: digit shift */
+    uint32_t t;      /* passes 2-3: the threshold key */
+    int keep_ties;   /* pass 3: prune every key <= t */
+    int64_t *hist;   /* (threads, MAG_BUCKETS) */
+    uint32_t *lohi;  /* (n_tasks, 2) pass 0 */
+    int64_t *ties;   /* (n_tasks): pass 2 counts, pass 3 quotas */
+    int64_t *pruned; /* (n_tasks) */
+    uint8_t *mask;   /* (rows, cols) or NULL */
 };
 
-static void mag_minmax(struct mag_job *j, int64_t task, int64_t i0,
-                       int64_t i1)
+static void mag_minmax(struct mag_job *j, int64_t task, int64_t i0, int64_t i1)
 {
     uint32_t lo = UINT32_MAX, hi = 0;
     for (int64_t i = i0; i < i1; i++) {
@@ -358,8 +355,7 @@ static void mag_hist(struct mag_job *j, int64_t i0, int64_t i1, int worker)
     }
 }
 
-static void mag_apply(struct mag_job *j, int64_t task, int64_t i0,
-                      int64_t i1)
+static void mag_apply(struct mag_job *j, int64_t task, int64_t i0, int64_t i1)
 {
     int64_t quota = j->keep_ties ? i1 - i0 : j->ties[task], cnt = 0;
     for (int64_t i = i0; i < i1; i++) { /* branch-free: random compares */
@@ -401,9 +397,8 @@ static void mag_task(void *ctx, int64_t task, int worker)
  * One histogram pass over [L, U]: narrows the interval to the bucket of
  * rank *k. Returns 1 when the interval is a single key.
  */
-static int mag_narrow(struct mag_job *j, struct alc_pool *pool,
-                      int64_t n_tasks, int threads, int64_t *k,
-                      int64_t *below)
+static int mag_narrow(struct mag_job *j, struct alc_pool *pool, int64_t n_tasks,
+                      int threads, int64_t *k, int64_t *below)
 {
     int64_t hist[MAG_BUCKETS];
     j->sh = digit_shift(j->L, j->U, MAG_BITS);
@@ -416,8 +411,8 @@ static int mag_narrow(struct mag_job *j, struct alc_pool *pool,
             hist[b] += j->hist[(size_t)w * MAG_BUCKETS + b];
         }
     }
-    uint32_t d = (j->L >> j->sh) + (uint32_t)rank_bucket(hist, MAG_BUCKETS,
-                                                        k, below);
+    uint32_t d =
+        (j->L >> j->sh) + (uint32_t)rank_bucket(hist, MAG_BUCKETS, k, below);
     uint32_t lo = d << j->sh, hi = lo | ((1u << j->sh) - 1u);
     j->L = lo > j->L ? lo : j->L;
     j->U = hi < j->U ? hi : j->U;
@@ -448,14 +443,12 @@ static void mag_threshold(struct mag_job *j, struct alc_pool *pool,
         j->U = j->lohi[2 * t + 1] > j->U ? j->lohi[2 * t + 1] : j->U;
     }
     *below = 0;
-    while (j->L != j->U && !mag_narrow(j, pool, n_tasks, threads, &k,
-                                       below)) {
+    while (j->L != j->U && !mag_narrow(j, pool, n_tasks, threads, &k, below)) {
     }
     j->t = j->L;
 }
 
-static int prune_magnitude_unstructured(float *W, int64_t rows,
-                                        int64_t cols,
+static int prune_magnitude_unstructured(float *W, int64_t rows, int64_t cols,
                                         const struct alc_prune_opts *o,
                                         struct alc_prune_result *res,
                                         struct alc_diag *d)
@@ -506,8 +499,7 @@ static int nothing_to_prune(const struct alc_prune_opts *o)
     return o->n == 0 && o->sparsity == 0.0;
 }
 
-static void clear_mask(struct alc_prune_result *res, int64_t rows,
-                       int64_t cols)
+static void clear_mask(struct alc_prune_result *res, int64_t rows, int64_t cols)
 {
     if (res->mask != NULL) {
         memset(res->mask, 0, (size_t)(rows * cols));
@@ -544,10 +536,10 @@ int alc_prune_magnitude(float *W, int64_t rows, int64_t cols,
 struct wanda_job {
     float *W;
     int64_t rows, cols, per, k;
-    const float *act;    /* (cols) sqrtf(scaler_row) */
-    uint32_t *keys;      /* (threads, cols) */
-    uint32_t *scratch;   /* (threads, cols) */
-    uint8_t *mask;       /* (rows, cols) or NULL */
+    const float *act;  /* (cols) sqrtf(scaler_row) */
+    uint32_t *keys;    /* (threads, cols) */
+    uint32_t *scratch; /* (threads, cols) */
+    uint8_t *mask;     /* (rows, cols) or NULL */
 };
 
 /* One row: the k smallest metrics, ties in column order (stable sort). */
@@ -561,8 +553,8 @@ static void wanda_row(struct wanda_job *j, int64_t r, int worker)
     for (int64_t c = 0; c < j->cols; c++) {
         keys[c] = alc_prune_key(fabsf(w[c]) * j->act[c]);
     }
-    uint32_t t = alc_prune_select(keys, j->cols, j->k, j->scratch + off,
-                                  &n_less);
+    uint32_t t =
+        alc_prune_select(keys, j->cols, j->k, j->scratch + off, &n_less);
     int64_t ties = j->k - n_less; /* entries equal to t that still go */
     for (int64_t c = 0; c < j->cols; c++) {
         int64_t lt = keys[c] < t, eq = keys[c] == t;
@@ -666,9 +658,11 @@ static int prune_sparsegpt_stats(float *W, int64_t rows, int64_t cols,
     if (!o->consume) {
         H = malloc(bytes);
         if (H == NULL) {
-            alc_diag_errorf(d, "prune: cannot allocate a copy of the "
+            alc_diag_errorf(d,
+                            "prune: cannot allocate a copy of the "
                             "Hessian (%.0f MB); set consume to prune in "
-                            "place", (double)bytes / 1e6);
+                            "place",
+                            (double)bytes / 1e6);
             return -1;
         }
         memcpy(H, s->H, bytes);
@@ -693,15 +687,18 @@ static int check_stats(const struct alc_prune_stats *s, int64_t cols,
         return 0;
     }
     if (s == NULL || (s->which & need) != need || s->nsamples == 0) {
-        alc_diag_errorf(d, "prune: %s needs calibration statistics (%s) "
-                        "and none were collected", alc_prune_method_name[m],
+        alc_diag_errorf(d,
+                        "prune: %s needs calibration statistics (%s) "
+                        "and none were collected",
+                        alc_prune_method_name[m],
                         need == ALC_STAT_HESSIAN ? "Hessian" : "scaler_row");
         return -1;
     }
     if (s->cols != cols) {
-        alc_diag_errorf(d, "prune: statistics have %lld inputs but the "
-                        "matrix has %lld columns", (long long)s->cols,
-                        (long long)cols);
+        alc_diag_errorf(d,
+                        "prune: statistics have %lld inputs but the "
+                        "matrix has %lld columns",
+                        (long long)s->cols, (long long)cols);
         return -1;
     }
     return 0;
@@ -710,8 +707,7 @@ static int check_stats(const struct alc_prune_stats *s, int64_t cols,
 static int prune_wanda_stats(float *W, int64_t rows, int64_t cols,
                              const struct alc_prune_stats *s,
                              const struct alc_prune_opts *o,
-                             struct alc_prune_result *res,
-                             struct alc_diag *d)
+                             struct alc_prune_result *res, struct alc_diag *d)
 {
     float *scaler = malloc((size_t)cols * sizeof *scaler);
     int rc;

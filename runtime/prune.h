@@ -74,13 +74,13 @@ unsigned alc_prune_stats_needed(enum alc_prune_method m);
  * object and prune several linears from it with consume = 0.
  */
 struct alc_prune_stats {
-    int64_t cols;      /* in_features */
-    unsigned which;    /* ALC_STAT_* bits that are computed */
-    int64_t nsamples;  /* sequences seen so far (the reference's nsamples) */
-    int64_t ntokens;   /* tokens seen so far, for reports */
-    double *scaler;    /* (cols) scaler_row, or NULL; owned */
-    float *H;          /* (cols, cols) upper triangle valid, or NULL; owned.
-                          NULL after a consuming SparseGPT prune. */
+    int64_t cols;     /* in_features */
+    unsigned which;   /* ALC_STAT_* bits that are computed */
+    int64_t nsamples; /* sequences seen so far (the reference's nsamples) */
+    int64_t ntokens;  /* tokens seen so far, for reports */
+    double *scaler;   /* (cols) scaler_row, or NULL; owned */
+    float *H;         /* (cols, cols) upper triangle valid, or NULL; owned.
+                         NULL after a consuming SparseGPT prune. */
 };
 
 /* Allocates zeroed statistics; fails (with the size) when memory is short. */
@@ -103,8 +103,7 @@ int alc_prune_stats_add_batch(struct alc_prune_stats *s, const float *X,
                               int64_t tokens, int64_t n_seqs,
                               struct alc_pool *pool, struct alc_diag *d);
 /* scaler_row rounded to float: (cols), as the reference's float32 vector. */
-void alc_prune_stats_scaler_row(const struct alc_prune_stats *s,
-                                float *out);
+void alc_prune_stats_scaler_row(const struct alc_prune_stats *s, float *out);
 /*
  * act_j = sqrtf((float)scaler_row[j]): (cols) F32, the `act` vector of
  * struct alc_mat_view (Wanda's sqrt(scaler_row) = ||X_j||_2 / sqrt(n)).
@@ -126,23 +125,23 @@ enum alc_prune_fallback {
 
 struct alc_prune_opts {
     enum alc_prune_method method;
-    double sparsity;     /* s in [0, 1): unstructured ratio. Ignored when
-                            n > 0 (the reference's N:M ignores it too). */
-    int n, m;            /* N:M: prune n of every m consecutive input
-                            columns of each row (2:4, 4:8); n = m = 0 for
-                            unstructured. cols % m must be 0. */
-    int blocksize;       /* SparseGPT column block (128); for N:M a
-                            multiple of m */
-    double percdamp;     /* SparseGPT damping, times mean(diag H) (0.01) */
-    int max_retries;     /* SparseGPT: Cholesky retries, damping x10 each
-                            (3: up to 10 * mean diag); then identity */
-    int exact;           /* magnitude and SparseGPT unstructured: 0 = the
-                            reference's `metric <= sorted[k]` (prunes k+1
-                            entries plus ties); 1 = exactly k = int(numel*s)
-                            entries, ties broken by lower flat index */
-    int consume;         /* SparseGPT: 1 = factorize stats->H in place and
-                            free it (saves cols^2 floats); 0 = work on a copy
-                            and leave the statistics usable */
+    double sparsity;       /* s in [0, 1): unstructured ratio. Ignored when
+                              n > 0 (the reference's N:M ignores it too). */
+    int n, m;              /* N:M: prune n of every m consecutive input
+                              columns of each row (2:4, 4:8); n = m = 0 for
+                              unstructured. cols % m must be 0. */
+    int blocksize;         /* SparseGPT column block (128); for N:M a
+                              multiple of m */
+    double percdamp;       /* SparseGPT damping, times mean(diag H) (0.01) */
+    int max_retries;       /* SparseGPT: Cholesky retries, damping x10 each
+                              (3: up to 10 * mean diag); then identity */
+    int exact;             /* magnitude and SparseGPT unstructured: 0 = the
+                              reference's `metric <= sorted[k]` (prunes k+1
+                              entries plus ties); 1 = exactly k = int(numel*s)
+                              entries, ties broken by lower flat index */
+    int consume;           /* SparseGPT: 1 = factorize stats->H in place and
+                              free it (saves cols^2 floats); 0 = work on a copy
+                              and leave the statistics usable */
     struct alc_pool *pool; /* rows and tiles in parallel; NULL = the
                               calling thread only (same results) */
 };
@@ -153,16 +152,16 @@ void alc_prune_opts_default(struct alc_prune_opts *o,
                             enum alc_prune_method method, double sparsity);
 
 struct alc_prune_result {
-    uint8_t *mask;       /* in: (rows, cols) buffer to receive the mask
-                            (1 = pruned by the method), or NULL */
-    int64_t pruned;      /* entries the mask selected */
-    int64_t zeros;       /* entries of W equal to 0 afterwards (pruned plus
-                            any that were zero already) */
-    double loss;         /* SparseGPT: sum of the OBS losses (w-q)^2/d^2/2,
-                            the reference's "error"; 0 otherwise */
-    double damp;         /* SparseGPT: relative damping finally used */
+    uint8_t *mask;  /* in: (rows, cols) buffer to receive the mask
+                       (1 = pruned by the method), or NULL */
+    int64_t pruned; /* entries the mask selected */
+    int64_t zeros;  /* entries of W equal to 0 afterwards (pruned plus
+                       any that were zero already) */
+    double loss;    /* SparseGPT: sum of the OBS losses (w-q)^2/d^2/2,
+                       the reference's "error"; 0 otherwise */
+    double damp;    /* SparseGPT: relative damping finally used */
     enum alc_prune_fallback fallback; /* SparseGPT only */
-    double seconds;      /* wall time of the call */
+    double seconds;                   /* wall time of the call */
 };
 
 /*
@@ -235,9 +234,8 @@ int alc_prune_sparsegpt(float *W, int64_t rows, int64_t cols, float *H,
  * <= N * DBL_EPSILON * lambda_max are numerical zeros and set to 0.
  * Memory: N^2 doubles (134 MB for N = 4096).
  */
-int alc_esd_eigs(const void *w, enum alc_dtype dt, int64_t rows,
-                 int64_t cols, struct alc_pool *pool, double *eigs,
-                 struct alc_diag *d);
+int alc_esd_eigs(const void *w, enum alc_dtype dt, int64_t rows, int64_t cols,
+                 struct alc_pool *pool, double *eigs, struct alc_diag *d);
 
 /*
  * Power-law fits of ascending eigenvalues (lib/esd_utils.py,
@@ -253,8 +251,7 @@ int alc_esd_eigs(const void *w, enum alc_dtype dt, int64_t rows,
  */
 void alc_esd_fit_peak(const double *eigs, int64_t n, struct alc_pool *pool,
                       double *alpha, double *D);
-void alc_esd_fit_mid(const double *eigs, int64_t n, double *alpha,
-                     double *D);
+void alc_esd_fit_mid(const double *eigs, int64_t n, double *alpha, double *D);
 
 struct alc_esd_result {
     double alpha_peak, D_peak; /* fix_fingers='xmin_peak' */
@@ -268,9 +265,9 @@ struct alc_esd_result {
  * model's BF16 weights; converted to f32 as the reference does). A matrix
  * with an eigenvalue <= 0 (rank-deficient) gets NaN alphas and a warning.
  */
-int alc_esd_matrix(const void *w, enum alc_dtype dt, int64_t rows,
-                   int64_t cols, struct alc_pool *pool,
-                   struct alc_esd_result *out, struct alc_diag *d);
+int alc_esd_matrix(const void *w, enum alc_dtype dt, int64_t rows, int64_t cols,
+                   struct alc_pool *pool, struct alc_esd_result *out,
+                   struct alc_diag *d);
 
 /*
  * AlphaPruning's block_wise mapping input: out[i] = mean of alpha over the

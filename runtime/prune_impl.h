@@ -61,8 +61,7 @@ int alc_prune_check(const float *W, int64_t rows, int64_t cols,
 
 /* Counts the zeros of W into res->zeros, using the pool. */
 void alc_prune_count_zeros(const float *W, int64_t rows, int64_t cols,
-                           struct alc_pool *pool,
-                           struct alc_prune_result *res);
+                           struct alc_pool *pool, struct alc_prune_result *res);
 
 /* Rows per pool task so that there are about 8 tasks per thread. */
 int64_t alc_prune_rows_per_task(int64_t rows, struct alc_pool *pool);

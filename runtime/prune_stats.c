@@ -41,18 +41,22 @@ int alc_prune_stats_init(struct alc_prune_stats *s, int64_t cols,
         s->scaler = calloc((size_t)cols, sizeof *s->scaler);
     }
     if (which & ALC_STAT_HESSIAN) {
-        if (cols > INT_MAX || (uint64_t)cols > SIZE_MAX / sizeof(float) /
-                                                   (uint64_t)cols) {
-            alc_diag_errorf(d, "stats: Hessian of %lld columns is too "
-                            "large", (long long)cols);
+        if (cols > INT_MAX ||
+            (uint64_t)cols > SIZE_MAX / sizeof(float) / (uint64_t)cols) {
+            alc_diag_errorf(d,
+                            "stats: Hessian of %lld columns is too "
+                            "large",
+                            (long long)cols);
             return -1;
         }
         s->H = calloc((size_t)cols * (size_t)cols, sizeof *s->H);
     }
     if (((which & ALC_STAT_SCALER) && s->scaler == NULL) ||
         ((which & ALC_STAT_HESSIAN) && s->H == NULL)) {
-        alc_diag_errorf(d, "stats: out of memory for %lld-column "
-                        "statistics (Hessian %.0f MB)", (long long)cols,
+        alc_diag_errorf(d,
+                        "stats: out of memory for %lld-column "
+                        "statistics (Hessian %.0f MB)",
+                        (long long)cols,
                         (which & ALC_STAT_HESSIAN)
                             ? (double)cols * (double)cols * 4.0 / 1e6
                             : 0.0);
@@ -115,15 +119,20 @@ int alc_prune_stats_add_batch(struct alc_prune_stats *s, const float *X,
                               struct alc_pool *pool, struct alc_diag *d)
 {
     if (X == NULL || tokens <= 0 || n_seqs <= 0) {
-        alc_diag_errorf(d, "stats: empty batch (%lld tokens, %lld "
-                        "sequences)", (long long)tokens, (long long)n_seqs);
+        alc_diag_errorf(d,
+                        "stats: empty batch (%lld tokens, %lld "
+                        "sequences)",
+                        (long long)tokens, (long long)n_seqs);
         return -1;
     }
     int64_t n_new = s->nsamples + n_seqs;
     if (s->scaler != NULL) {
-        struct scaler_job j = {X, tokens, s->cols,
+        struct scaler_job j = {X,
+                               tokens,
+                               s->cols,
                                (double)s->nsamples / (double)n_new,
-                               1.0 / (double)n_new, s->scaler};
+                               1.0 / (double)n_new,
+                               s->scaler};
         alc_pool_run(pool, (s->cols + SCALER_CHUNK - 1) / SCALER_CHUNK,
                      scaler_task, &j);
     }
@@ -133,8 +142,7 @@ int alc_prune_stats_add_batch(struct alc_prune_stats *s, const float *X,
         int blas = alc_la_serial_begin();
         alc_la_ssyrk_upper(s->H, X, tokens, s->cols,
                            (float)(2.0 / (double)n_new),
-                           (float)((double)s->nsamples / (double)n_new),
-                           pool);
+                           (float)((double)s->nsamples / (double)n_new), pool);
         alc_la_serial_end(blas);
     }
     s->nsamples = n_new;
@@ -164,7 +172,7 @@ int alc_prune_stats_hessian(const struct alc_prune_stats *s, float *out,
     int64_t n = s->cols;
     if (s->H == NULL) {
         alc_diag_errorf(d, "stats: no Hessian (not requested, or consumed "
-                        "by pruning)");
+                           "by pruning)");
         return -1;
     }
     for (int64_t i = 0; i < n; i++) {

@@ -90,9 +90,8 @@ static void set_identity_lower(float *A, int64_t n)
 }
 
 /* One attempt at step 3 with damping rel: Cholesky of J H J (lower). */
-static int64_t try_damping(float *A, int64_t n, const float *diag0,
-                           double rel, double mean, int restore,
-                           struct alc_pool *pool)
+static int64_t try_damping(float *A, int64_t n, const float *diag0, double rel,
+                           double mean, int restore, struct alc_pool *pool)
 {
     if (restore) {
         mirror_upper(A, n);
@@ -148,7 +147,8 @@ static int factorize(float *H, int64_t n, const struct alc_prune_opts *o,
         res->damp = rel;
         if (info == 0 && r > 0) {
             res->fallback = ALC_FALLBACK_DAMP;
-            alc_diag_warnf(d, "sparsegpt: Cholesky failed with damping "
+            alc_diag_warnf(d,
+                           "sparsegpt: Cholesky failed with damping "
                            "%g; succeeded with %g x mean(diag H)",
                            o->percdamp, rel);
         }
@@ -157,10 +157,12 @@ static int factorize(float *H, int64_t n, const struct alc_prune_opts *o,
     if (info != 0) {
         set_identity_lower(H, n);
         res->fallback = ALC_FALLBACK_IDENTITY;
-        alc_diag_warnf(d, "sparsegpt: Cholesky failed with every damping "
+        alc_diag_warnf(d,
+                       "sparsegpt: Cholesky failed with every damping "
                        "up to %g x mean(diag H); pruned with an identity "
                        "Hessian (magnitude within %d-column blocks, no "
-                       "weight update)", res->damp, o->blocksize);
+                       "weight update)",
+                       res->damp, o->blocksize);
     } else if (alc_la_trtri_lower(H, n, o->pool) != 0) {
         alc_diag_errorf(d, "sparsegpt: out of memory");
         return -1;
@@ -174,8 +176,8 @@ static int factorize(float *H, int64_t n, const struct alc_prune_opts *o,
 enum { SGPT_ROWS = 64 }; /* rows per task: fixed, for determinism */
 
 struct sgpt_job {
-    float *W;          /* (rows, cols) */
-    const float *U;    /* (cols, cols) upper factor of H^-1, row-major */
+    float *W;       /* (rows, cols) */
+    const float *U; /* (cols, cols) upper factor of H^-1, row-major */
     int64_t rows, cols;
     int64_t i1, cnt;   /* the current block [i1, i1 + cnt) */
     int bs;            /* blocksize: row stride of err and mask1 */
@@ -239,8 +241,7 @@ static void obs_task(void *ctx, int64_t task, int worker)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0),
                     (int)(j->cols - i2), (int)j->cnt, -1.0f,
                     j->err + r0 * j->bs, j->bs, j->U + j->i1 * j->cols + i2,
-                    (int)j->cols, 1.0f, j->W + r0 * j->cols + i2,
-                    (int)j->cols);
+                    (int)j->cols, 1.0f, j->W + r0 * j->cols + i2, (int)j->cols);
     }
 }
 
@@ -293,8 +294,7 @@ static void run_block(struct sgpt_job *j, const struct alc_prune_opts *o,
     } else {
         memset(j->mask1, 0, (size_t)(j->rows * j->bs));
     }
-    alc_pool_run(o->pool, (j->rows + SGPT_ROWS - 1) / SGPT_ROWS, obs_task,
-                 j);
+    alc_pool_run(o->pool, (j->rows + SGPT_ROWS - 1) / SGPT_ROWS, obs_task, j);
 }
 
 static int block_loop(float *W, int64_t rows, int64_t cols, const float *U,
@@ -303,8 +303,8 @@ static int block_loop(float *W, int64_t rows, int64_t cols, const float *U,
 {
     int rc = -1;
     size_t blk = (size_t)rows * (size_t)o->blocksize;
-    struct sgpt_job j = {W, U, rows, cols, 0, 0, o->blocksize, o->n, o->m,
-                         NULL, NULL, NULL, NULL};
+    struct sgpt_job j = {W,    U,    rows, cols, 0,    0,   o->blocksize,
+                         o->n, o->m, NULL, NULL, NULL, NULL};
     uint32_t *keys = malloc(blk * sizeof *keys);
     uint32_t *scratch = malloc(blk * sizeof *scratch);
     uint8_t *flat = malloc(blk);
@@ -340,20 +340,20 @@ done:
 /* ---- Entry point ---- */
 
 static int check_sparsegpt(int64_t cols, const float *H,
-                           const struct alc_prune_opts *o,
-                           struct alc_diag *d)
+                           const struct alc_prune_opts *o, struct alc_diag *d)
 {
     if (H == NULL) {
         alc_diag_errorf(d, "sparsegpt: no Hessian");
         return -1;
     }
     if (o->blocksize <= 0 || (o->n > 0 && o->blocksize % o->m != 0)) {
-        alc_diag_errorf(d, "sparsegpt: blocksize %d must be positive and "
-                        "a multiple of M", o->blocksize);
+        alc_diag_errorf(d,
+                        "sparsegpt: blocksize %d must be positive and "
+                        "a multiple of M",
+                        o->blocksize);
         return -1;
     }
-    if (!(o->percdamp >= 0.0 && isfinite(o->percdamp)) ||
-        o->max_retries < 0) {
+    if (!(o->percdamp >= 0.0 && isfinite(o->percdamp)) || o->max_retries < 0) {
         alc_diag_errorf(d, "sparsegpt: invalid damping %g or retries %d",
                         o->percdamp, o->max_retries);
         return -1;
@@ -365,7 +365,8 @@ static int check_sparsegpt(int64_t cols, const float *H,
     }
     for (int64_t i = 0; i < cols; i++) {
         if (!isfinite(H[i * cols + i]) || H[i * cols + i] < 0.0f) {
-            alc_diag_errorf(d, "sparsegpt: Hessian diagonal %lld is %g "
+            alc_diag_errorf(d,
+                            "sparsegpt: Hessian diagonal %lld is %g "
                             "(calibration activations contain NaN or Inf?)",
                             (long long)i, (double)H[i * cols + i]);
             return -1;

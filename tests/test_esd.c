@@ -48,10 +48,12 @@ static double *orthonormal(int64_t m, int64_t n, struct alc_rng *rng)
         Q[i] = alc_rng_normal(rng);
     }
     assert_int_equal(LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m,
-                                    (lapack_int)n, Q, (lapack_int)n, tau), 0);
+                                    (lapack_int)n, Q, (lapack_int)n, tau),
+                     0);
     assert_int_equal(LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m,
                                     (lapack_int)n, (lapack_int)n, Q,
-                                    (lapack_int)n, tau), 0);
+                                    (lapack_int)n, tau),
+                     0);
     free(tau);
     return Q;
 }
@@ -186,7 +188,8 @@ static void test_fit_peak_matches_naive(void **state)
         assert_close(a, naive_peak(lam, N, 0), 1e-9);
         if (t == 0) {
             print_message("alpha_peak %.6f; with a 0.95*peak bound it "
-                          "would be %.6f\n", a, naive_peak(lam, N, 1));
+                          "would be %.6f\n",
+                          a, naive_peak(lam, N, 1));
         }
     }
 }
@@ -243,13 +246,13 @@ static void test_matrix_known_spectrum(void **state)
     for (int shape = 0; shape < 2; shape++) {
         int64_t rows = shape ? N : 320, cols = shape ? 320 : N;
         float *W = with_spectrum(lam, rows, cols, 77 + (uint64_t)shape);
-        assert_int_equal(alc_esd_eigs(W, ALC_DT_F32, rows, cols, NULL, eigs,
-                                      &d), 0);
+        assert_int_equal(
+            alc_esd_eigs(W, ALC_DT_F32, rows, cols, NULL, eigs, &d), 0);
         for (int i = 0; i < N; i++) {
             assert_true(fabs(eigs[i] - lam[i]) <= 1e-5 * lam[N - 1]);
         }
-        assert_int_equal(alc_esd_matrix(W, ALC_DT_F32, rows, cols, NULL, &r,
-                                        &d), 0);
+        assert_int_equal(
+            alc_esd_matrix(W, ALC_DT_F32, rows, cols, NULL, &r, &d), 0);
         assert_int_equal(r.n_eigs, N);
         assert_close(r.alpha_hill, hill_closed(3.0, N - N / 2), 1e-4);
         assert_close(r.spectral_norm, lam[N - 1], 1e-5);
@@ -307,8 +310,7 @@ static void test_matrix_rank_deficient(void **state)
     assert_int_equal(alc_esd_matrix(W, ALC_DT_F32, R, C, NULL, &r, &d), 0);
     assert_true(isnan(r.alpha_peak) && isnan(r.alpha_hill));
     assert_int_equal(d.n_warn, 1);
-    assert_int_equal(alc_esd_matrix(NULL, ALC_DT_F32, R, C, NULL, &r, &d),
-                     -1);
+    assert_int_equal(alc_esd_matrix(NULL, ALC_DT_F32, R, C, NULL, &r, &d), -1);
     assert_int_equal(d.n_err, 1);
     alc_diag_free(&d);
 }
@@ -360,8 +362,8 @@ static void ref_compare(const char *name, const float *W, int64_t rows,
     double ap64 = ref_num(res, "esd_eigs", "alpha_peak");
     double ah64 = ref_num(res, "esd_eigs", "alpha_hill");
     print_message("%-14s alpha_peak C %.6f torch %.6f (on C's eigs %.9f); "
-                  "alpha_hill C %.6f torch %.6f; eig diff %.1e\n", name,
-                  r.alpha_peak, ap, ap64, r.alpha_hill, ah, emax);
+                  "alpha_hill C %.6f torch %.6f; eig diff %.1e\n",
+                  name, r.alpha_peak, ap, ap64, r.alpha_hill, ah, emax);
     /* float32 svdvals^2 vs double Gram: ~1e-7 lambda_max */
     assert_true(emax <= 1e-5);
     /* same estimator on the same eigenvalues, torch in float64 except

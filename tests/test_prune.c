@@ -17,11 +17,11 @@
 
 struct pcase {
     int64_t rows, cols;
-    int nb;           /* batches */
-    int64_t tok;      /* tokens per batch */
-    int64_t seqs;     /* sequences per batch */
-    float *W;         /* (rows, cols) */
-    float *X;         /* (nb * tok, cols) */
+    int nb;       /* batches */
+    int64_t tok;  /* tokens per batch */
+    int64_t seqs; /* sequences per batch */
+    float *W;     /* (rows, cols) */
+    float *X;     /* (nb * tok, cols) */
 };
 
 enum { PC_TIES = 1, PC_MILD = 2 };
@@ -93,8 +93,9 @@ static void pcase_stats(const struct pcase *c, unsigned which,
     assert_int_equal(alc_prune_stats_init(s, c->cols, which, &d), 0);
     for (int b = 0; b < c->nb; b++) {
         assert_int_equal(alc_prune_stats_add_batch(s,
-                             c->X + b * c->tok * c->cols, c->tok, c->seqs,
-                             pool, &d), 0);
+                                                   c->X + b * c->tok * c->cols,
+                                                   c->tok, c->seqs, pool, &d),
+                         0);
     }
     alc_diag_free(&d);
 }
@@ -127,9 +128,9 @@ static double recon_error(const struct pcase *c, const float *Wp)
     for (int64_t i = 0; i < n; i++) {
         D[i] = Wp[i] - c->W[i];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T,
-                (int)c->rows, (int)c->cols, 1.0f, c->X, (int)c->cols, D,
-                (int)c->cols, 0.0f, Y, (int)c->rows);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)c->rows,
+                (int)c->cols, 1.0f, c->X, (int)c->cols, D, (int)c->cols, 0.0f,
+                Y, (int)c->rows);
     for (int64_t i = 0; i < T * c->rows; i++) {
         e += (double)Y[i] * Y[i];
     }
@@ -181,17 +182,14 @@ static void test_mark_smallest_ties_stable(void **state)
     uint8_t mask[8];
     (void)state;
     /* stable order: 1(4) 3(1) 3(3) 3(6) 5(0) 5(2) 5(5) 9(7) */
-    assert_int_equal(alc_prune_mark_smallest(keys, 8, 3, 0, scratch, mask),
-                     3);
+    assert_int_equal(alc_prune_mark_smallest(keys, 8, 3, 0, scratch, mask), 3);
     uint8_t want3[8] = {0, 1, 0, 1, 1, 0, 0, 0};
     assert_memory_equal(mask, want3, 8);
-    assert_int_equal(alc_prune_mark_smallest(keys, 8, 5, 0, scratch, mask),
-                     5);
+    assert_int_equal(alc_prune_mark_smallest(keys, 8, 5, 0, scratch, mask), 5);
     uint8_t want5[8] = {1, 1, 0, 1, 1, 0, 1, 0};
     assert_memory_equal(mask, want5, 8);
     /* keep_ties: every key <= sorted[5] = 5 */
-    assert_int_equal(alc_prune_mark_smallest(keys, 8, 5, 1, scratch, mask),
-                     7);
+    assert_int_equal(alc_prune_mark_smallest(keys, 8, 5, 1, scratch, mask), 7);
     uint8_t nm[4];
     uint32_t g[4] = {2, 1, 2, 1};
     alc_prune_nm_group(g, 4, 2, nm);
@@ -214,8 +212,9 @@ static void test_stats_running_update(void **state)
     pcase_make(&c, 8, 48, 4, 32, 11, 0);
     alc_diag_init(&d);
     pcase_stats(&c, ALC_STAT_SCALER | ALC_STAT_HESSIAN, NULL, &a);
-    assert_int_equal(alc_prune_stats_init(&b, 48,
-                         ALC_STAT_SCALER | ALC_STAT_HESSIAN, &d), 0);
+    assert_int_equal(
+        alc_prune_stats_init(&b, 48, ALC_STAT_SCALER | ALC_STAT_HESSIAN, &d),
+        0);
     assert_int_equal(alc_prune_stats_add_batch(&b, c.X, 4 * 32, 8, NULL, &d),
                      0);
     assert_int_equal(a.nsamples, 8);
@@ -270,8 +269,7 @@ static void test_stats_only_needed(void **state)
     (void)state;
     alc_diag_init(&d);
     assert_int_equal(alc_prune_stats_needed(ALC_PRUNE_MAGNITUDE), 0);
-    assert_int_equal(alc_prune_stats_needed(ALC_PRUNE_WANDA),
-                     ALC_STAT_SCALER);
+    assert_int_equal(alc_prune_stats_needed(ALC_PRUNE_WANDA), ALC_STAT_SCALER);
     assert_int_equal(alc_prune_stats_needed(ALC_PRUNE_SPARSEGPT),
                      ALC_STAT_HESSIAN);
     assert_int_equal(alc_prune_stats_init(&s, 4, ALC_STAT_SCALER, &d), 0);
@@ -548,8 +546,8 @@ static void test_sparsegpt_beats_wanda(void **state)
     float *wm = prune_copy(&c, &s, &o, NULL, &res);
     double ew = recon_error(&c, ww), es = recon_error(&c, ws);
     double em = recon_error(&c, wm);
-    print_message("recon error: magnitude %.4g wanda %.4g sparsegpt %.4g\n",
-                  em, ew, es);
+    print_message("recon error: magnitude %.4g wanda %.4g sparsegpt %.4g\n", em,
+                  ew, es);
     assert_true(es < ew);
     assert_true(ew < em); /* the activation term helps */
     free(ww);
@@ -788,7 +786,8 @@ static int64_t mask_diff_up_to_ties(const uint8_t *mc, const uint8_t *mt,
             diff++;
             if (!(fabs(metric[i] - bound) <= rel_tol * bound)) {
                 fail_msg("mask differs at %lld (metric %.9g, boundary %.9g) "
-                         "beyond ties", (long long)i, metric[i], bound);
+                         "beyond ties",
+                         (long long)i, metric[i], bound);
             }
         }
         (void)nc;
@@ -815,8 +814,8 @@ static void add_job(struct refcase *rc, const char *name, const char *meth,
     cJSON_AddNumberToObject(j, "n", n);
     cJSON_AddNumberToObject(j, "m", m);
     if (stats_in != NULL) {
-        cJSON_AddStringToObject(j, strcmp(meth, "wanda") == 0
-                                       ? "scaler_row_in" : "H_in", stats_in);
+        cJSON_AddStringToObject(
+            j, strcmp(meth, "wanda") == 0 ? "scaler_row_in" : "H_in", stats_in);
     }
     if (strcmp(meth, "sparsegpt") == 0) {
         cJSON_AddBoolToObject(j, "dump_metric", 1);
@@ -838,8 +837,7 @@ static cJSON *refcase_run(struct refcase *rc, const char *name)
     for (int b = 0; b < c->nb; b++) {
         char fn[32];
         snprintf(fn, sizeof fn, "X%d.f32", b);
-        ref_write(rc->dir, fn, c->X + b * c->tok * n,
-                  (size_t)(c->tok * n) * 4);
+        ref_write(rc->dir, fn, c->X + b * c->tok * n, (size_t)(c->tok * n) * 4);
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "file", fn);
         cJSON_AddNumberToObject(x, "tokens", (double)c->tok);
@@ -880,12 +878,13 @@ static void check_stats(struct refcase *rc)
     for (int64_t i = 0; i < n; i++) {
         for (int64_t j = 0; j < n; j++) {
             double scale = sqrt((double)Hc[i * n + i] * Hc[j * n + j]);
-            worst_h = fmax(worst_h, fabs(Hc[i * n + j] - Ht[i * n + j]) /
-                                        scale);
+            worst_h =
+                fmax(worst_h, fabs(Hc[i * n + j] - Ht[i * n + j]) / scale);
         }
     }
     print_message("  scaler_row max rel diff %.2e, H max diff / "
-                  "sqrt(Hii Hjj) %.2e\n", worst_s, worst_h);
+                  "sqrt(Hii Hjj) %.2e\n",
+                  worst_s, worst_h);
     /* float32 sums over 128-512 tokens in torch (our scaler is double):
      * a few ulps times sqrt(tokens) */
     assert_true(worst_s <= 1e-5);
@@ -921,8 +920,7 @@ static void check_mw(struct refcase *rc, const char *name,
         metric[i] = fabsf(c->W[i]) * a;
     }
     int64_t len = n > 0 ? m : (meth == ALC_PRUNE_WANDA ? c->cols : numel);
-    int64_t diff = mask_diff_up_to_ties(mc, mt, metric, numel, len,
-                                        rel_tol);
+    int64_t diff = mask_diff_up_to_ties(mc, mt, metric, numel, len, rel_tol);
     for (int64_t i = 0; i < numel; i++) { /* no weight update */
         assert_true(wc[i] == (mc[i] ? 0.0f : c->W[i]));
         assert_true(wt[i] == (mt[i] ? 0.0f : c->W[i]));
@@ -961,13 +959,12 @@ static void nm_near_tie(const float *met, int m, int n)
         v[j + 1] = x;
     }
     if (!(v[n] - v[n - 1] <= 1e-3 * v[n])) {
-        fail_msg("N:M group differs beyond ties: %.9g vs %.9g", v[n - 1],
-                 v[n]);
+        fail_msg("N:M group differs beyond ties: %.9g vs %.9g", v[n - 1], v[n]);
     }
 }
 
-static void check_sgpt(struct refcase *rc, const char *name, double sp,
-                       int n, int m, int given_h, double wtol)
+static void check_sgpt(struct refcase *rc, const char *name, double sp, int n,
+                       int m, int given_h, double wtol)
 {
     struct pcase *c = &rc->c;
     int64_t numel = c->rows * c->cols, cols = c->cols;
@@ -986,8 +983,8 @@ static void check_sgpt(struct refcase *rc, const char *name, double sp,
     res.mask = mc;
     if (given_h) { /* torch ran on C's H: prune from the same bytes */
         float *H = ref_read(rc->dir, "H_c.f32", (size_t)(cols * cols) * 4);
-        assert_int_equal(alc_prune_sparsegpt(wc, c->rows, cols, H, &o, &res,
-                                             &d), 0);
+        assert_int_equal(
+            alc_prune_sparsegpt(wc, c->rows, cols, H, &o, &res, &d), 0);
         free(H);
     } else {
         free(wc);
@@ -1027,8 +1024,9 @@ static void check_sgpt(struct refcase *rc, const char *name, double sp,
     }
     double ec = recon_error(c, wc), et = recon_error(c, wt);
     print_message("  %-10s %lld pruned, %lld mask diffs, |dW|/|W| %.2e, "
-                  "recon C %.5g torch %.5g\n", name, (long long)res.pruned,
-                  (long long)diff, sqrt(num / den), ec, et);
+                  "recon C %.5g torch %.5g\n",
+                  name, (long long)res.pruned, (long long)diff, sqrt(num / den),
+                  ec, et);
     assert_true(sqrt(num / den) <= wtol);
     assert_true(fabs(ec - et) <= 0.01 * et);
     assert_true(diff <= numel / 1000 + 2);
