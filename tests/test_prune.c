@@ -1014,19 +1014,21 @@ static void check_sgpt(struct refcase *rc, const char *name, double sp, int n,
             nm_near_tie(met + (i - i % m), m, n);
         }
     }
-    double num = 0.0, den = 0.0;
+    double num = 0.0, den = 0.0, amax = 0.0, wmax = 0.0;
     for (int64_t i = 0; i < numel; i++) {
         num += ((double)wc[i] - wt[i]) * ((double)wc[i] - wt[i]);
         den += (double)c->W[i] * c->W[i];
+        amax = fmax(amax, fabs((double)wc[i] - wt[i]));
+        wmax = fmax(wmax, fabs((double)c->W[i]));
         if (mc[i]) {
             assert_true(wc[i] == 0.0f);
         }
     }
     double ec = recon_error(c, wc), et = recon_error(c, wt);
     print_message("  %-10s %lld pruned, %lld mask diffs, |dW|/|W| %.2e, "
-                  "recon C %.5g torch %.5g\n",
+                  "max|dW|/max|W| %.2e, recon C %.5g torch %.5g\n",
                   name, (long long)res.pruned, (long long)diff, sqrt(num / den),
-                  ec, et);
+                  amax / wmax, ec, et);
     assert_true(sqrt(num / den) <= wtol);
     assert_true(fabs(ec - et) <= 0.01 * et);
     assert_true(diff <= numel / 1000 + 2);
@@ -1037,6 +1039,28 @@ static void check_sgpt(struct refcase *rc, const char *name, double sp, int n,
     free(met);
     free(th);
     alc_diag_free(&d);
+}
+
+/* The fixture makes the comparison meaningful: at 50%, Wanda's and
+ * magnitude's masks differ in a sizeable share of entries. */
+static void check_wanda_differs(struct refcase *rc)
+{
+    struct alc_prune_opts o;
+    struct alc_prune_result res;
+    int64_t numel = rc->c.rows * rc->c.cols, diff = 0;
+    uint8_t *mw = malloc((size_t)numel), *mm = malloc((size_t)numel);
+    alc_prune_opts_default(&o, ALC_PRUNE_WANDA, 0.5);
+    free(prune_copy(&rc->c, &rc->s, &o, mw, &res));
+    alc_prune_opts_default(&o, ALC_PRUNE_MAGNITUDE, 0.5);
+    free(prune_copy(&rc->c, &rc->s, &o, mm, &res));
+    for (int64_t i = 0; i < numel; i++) {
+        diff += mw[i] != mm[i];
+    }
+    print_message("  wanda vs magnitude at 50%%: %.1f%% of entries differ\n",
+                  100.0 * (double)diff / (double)numel);
+    assert_true(diff >= numel / 10);
+    free(mw);
+    free(mm);
 }
 
 static void refcase_case(int64_t rows, int64_t cols, uint64_t seed, int ties,
@@ -1072,6 +1096,7 @@ static void refcase_case(int64_t rows, int64_t cols, uint64_t seed, int ties,
     print_message("case %s (%lld x %lld%s)\n", name, (long long)rows,
                   (long long)cols, ties ? ", ties" : "");
     check_stats(&rc);
+    check_wanda_differs(&rc);
     for (int i = 0; i < 3; i++) {
         /* magnitude: identical |W| and `<=`: exact */
         snprintf(jn, sizeof jn, "mag%d", (int)(sp[i] * 100));
