@@ -47,15 +47,16 @@ static float *X[NX]; /* (NSEQ * SEQLEN, x_cols) */
 
 /* ---- Memory ---- */
 
-/* Peak resident set (VmHWM) in MB since the last reset. */
-static double peak_rss_mb(void)
+/* A /proc/self/status field in MB: "VmHWM:" (peak resident set since the
+ * last reset) or "VmRSS:" (current). */
+static double status_mb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     double kb = 0.0;
     while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, "VmHWM:", 6) == 0) {
-            kb = atof(line + 6);
+        if (strncmp(line, field, strlen(field)) == 0) {
+            kb = atof(line + strlen(field));
         }
     }
     if (f != NULL) {
@@ -72,6 +73,22 @@ static void reset_peak(void)
         fputs("5", f);
         fclose(f);
     }
+}
+
+/* One phase's memory: resident before it and its peak. */
+struct mem {
+    double before, peak;
+};
+
+static void mem_begin(struct mem *m)
+{
+    reset_peak();
+    m->before = status_mb("VmRSS:");
+}
+
+static void mem_end(struct mem *m)
+{
+    m->peak = status_mb("VmHWM:");
 }
 
 static void *xmalloc(size_t n)
@@ -97,6 +114,7 @@ static void make_data(void)
         for (size_t k = 0; k < n; k++) {
             mats[i].W[k] = (float)(0.02 * alc_rng_normal(&rng));
         }
+        memcpy(mats[i].w, mats[i].W, n * sizeof(float)); /* resident now */
     }
     for (int x = 0; x < NX; x++) {
         int64_t c = x_cols[x], T = (int64_t)NSEQ * SEQLEN;
@@ -295,43 +313,65 @@ static void row(const char *what, double c, const cJSON *t, const char *key)
     }
 }
 
+/* Sizes in MB of the bench's own data. */
+struct sizes {
+    double w, x, h;
+};
+
+static void report_memory(const struct sizes *sz, const struct mem *mw,
+                          const struct mem *ms, const struct mem *me,
+                          const cJSON *t)
+{
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(t, "peak_rss_mb");
+    double peak = fmax(mw->peak, fmax(ms->peak, me->peak));
+    printf("  memory: matrices %.1f MB (+ a work copy), inputs %.1f MB, "
+           "Hessians %.1f MB\n",
+           sz->w, sz->x, sz->h);
+    printf("  dsac peak RSS %.1f MB = %.2fx the matrices; above what was "
+           "resident before: Wanda phase +%.1f MB, SparseGPT phase +%.1f MB "
+           "(Hessians + one working copy), ESD +%.1f MB\n",
+           peak, peak / sz->w, mw->peak - mw->before, ms->peak - ms->before,
+           me->peak - me->before);
+    if (cJSON_IsNumber(tr)) {
+        printf("  torch peak RSS %.1f MB = %.2fx the matrices\n",
+               tr->valuedouble, tr->valuedouble / sz->w);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     int threads = alc_default_threads();
     struct alc_pool *pool = alc_pool_new(threads);
-    double mb_w = 0.0, mb_x = 0.0, mb_h = 0.0, rss[8];
+    struct sizes sz = {0.0, 0.0, 0.0};
+    struct mem mw, ms, me;
     reps = reps < 1 ? 1 : reps;
     make_data();
     for (int i = 0; i < NMATS; i++) {
-        mb_w += (double)(mats[i].rows * mats[i].cols) * 4 / 1e6;
-        mb_h += (double)(mats[i].cols * mats[i].cols) * 4 / 1e6;
+        sz.w += (double)(mats[i].rows * mats[i].cols) * 4 / 1e6;
+        sz.h += (double)(mats[i].cols * mats[i].cols) * 4 / 1e6;
     }
     for (int x = 0; x < NX; x++) {
-        mb_x += (double)NSEQ * SEQLEN * (double)x_cols[x] * 4 / 1e6;
+        sz.x += (double)NSEQ * SEQLEN * (double)x_cols[x] * 4 / 1e6;
     }
-    double base = peak_rss_mb();
-    reset_peak();
+    mem_begin(&mw);
     double t_sc = run_stats(ALC_STAT_SCALER, pool);
     double t_wu = run_prune(ALC_PRUNE_WANDA, 0, 0, reps, pool);
     double t_w24 = run_prune(ALC_PRUNE_WANDA, 2, 4, reps, pool);
-    rss[0] = peak_rss_mb();
-    reset_peak();
+    mem_end(&mw);
+    mem_begin(&ms);
     double t_h = run_stats(ALC_STAT_HESSIAN, pool);
     double t_su = run_prune(ALC_PRUNE_SPARSEGPT, 0, 0, (reps + 1) / 2, pool);
     double t_s24 = run_prune(ALC_PRUNE_SPARSEGPT, 2, 4, 1, pool);
-    rss[1] = peak_rss_mb();
-    reset_peak();
+    mem_end(&ms);
+    mem_begin(&me);
     double t_esd = run_esd(pool);
-    rss[2] = peak_rss_mb();
-    cJSON *t = NULL;
+    mem_end(&me);
     int torch = have_torch();
-    if (torch) {
-        t = run_torch(threads, reps);
-    }
+    cJSON *t = torch ? run_torch(threads, reps) : NULL;
     printf("bench_prune: LLaMA-like block, hidden 1024 (7 matrices, %.1f MB "
            "f32), calibration %d x %d tokens, %d thread(s), median of %d\n",
-           mb_w, NSEQ, SEQLEN, threads, reps);
+           sz.w, NSEQ, SEQLEN, threads, reps);
     printf("  %-24s %10s %10s %10s\n", "phase (all 7 matrices)", "dsac s",
            "torch s", "torch/dsac");
     row("stats scaler_row", t_sc, t, "stats_scaler");
@@ -341,17 +381,8 @@ int main(int argc, char **argv)
     row("prune sparsegpt 50%", t_su, t, "sparsegpt_50");
     row("prune sparsegpt 2:4", t_s24, t, "sparsegpt_24");
     row("esd alpha_peak+hill", t_esd, t, "esd");
-    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(t, "peak_rss_mb");
-    printf("  memory: matrices %.1f MB, inputs %.1f MB, Hessians %.1f MB; "
-           "dsac peak RSS %.1f MB (Wanda phase %.1f, SparseGPT phase %.1f, "
-           "ESD phase %.1f; %.2fx the matrices)",
-           mb_w, mb_x, mb_h, fmax(base, fmax(rss[0], fmax(rss[1], rss[2]))),
-           rss[0], rss[1], rss[2], fmax(rss[0], fmax(rss[1], rss[2])) / mb_w);
-    if (cJSON_IsNumber(tr)) {
-        printf("; torch peak RSS %.1f MB", tr->valuedouble);
-    }
-    printf("\n");
-    if (!torch || t == NULL) {
+    report_memory(&sz, &mw, &ms, &me, t);
+    if (t == NULL) {
         printf("  torch side %s\n", torch ? "failed" : "skipped (no torch)");
     }
     cJSON_Delete(t);
