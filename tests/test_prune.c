@@ -1070,7 +1070,9 @@ static void refcase_case(int64_t rows, int64_t cols, uint64_t seed, int ties,
     static const double sp[] = {0.3, 0.5, 0.7};
     char jn[32];
     memset(&rc, 0, sizeof rc);
-    pcase_make(&rc.c, rows, cols, 4, 128, seed, ties ? PC_TIES : 0);
+    /* 4 batches of 2 sequences; enough tokens for a full-rank H */
+    int64_t tok = cols > 480 ? (cols + 3) / 4 + 32 : 128;
+    pcase_make(&rc.c, rows, cols, 4, tok, seed, ties ? PC_TIES : 0);
     pcase_stats(&rc.c, ALC_STAT_SCALER | ALC_STAT_HESSIAN, NULL, &rc.s);
     rc.act = malloc((size_t)cols * sizeof *rc.act);
     alc_prune_stats_act_norm(&rc.s, rc.act);
@@ -1139,6 +1141,7 @@ static void test_ref_torch(void **state)
     refcase_case(96, 384, 102, 0, "ref_96x384");
     refcase_case(384, 128, 103, 0, "ref_384x128");
     refcase_case(64, 256, 104, 1, "ref_ties_64x256");
+    refcase_case(40, 1096, 105, 0, "ref_40x1096"); /* 5 tiles, 9 blocks */
 }
 
 int main(int argc, char **argv)
