@@ -138,7 +138,9 @@ struct alc_prune_opts {
     int exact;             /* magnitude and SparseGPT unstructured: 0 = the
                               reference's `metric <= sorted[k]` (prunes k+1
                               entries plus ties); 1 = exactly k = int(numel*s)
-                              entries, ties broken by lower flat index */
+                              entries, ties broken by lower flat index
+                              (numel of the matrix for magnitude, of each
+                              rows x blocksize block for SparseGPT) */
     int consume;           /* SparseGPT: 1 = factorize stats->H in place and
                               free it (saves cols^2 floats); 0 = work on a copy
                               and leave the statistics usable */
