@@ -37,11 +37,9 @@ static void fill(const struct alc_config *c, const struct alc_tspec *s,
         mean = 1.0f;
     } else if (s->layer < 0) {
         switch (s->slot) {
-        case ALC_GT_EMBED:
-            std = 1.0f;
-            break;
+        case ALC_GT_EMBED: /* tied heads then give logits of unit scale */
         case ALC_GT_POS:
-            std = 0.5f;
+            std = (float)(1.0 / sqrt((double)s->shape[1]));
             break;
         case ALC_GT_NORM:
             mean = 1.0f;

@@ -26,9 +26,9 @@ struct alc_gen_opts {
  * atomically (model.h alc_outdir). Values, per tensor from an RNG seeded by
  * (seed, tensor name), so sharding does not change them: linear weights
  * ~ N(0, 1/in), biases ~ N(0, 0.1^2), norm weights 1 + N(0, 0.1^2), norm
- * biases N(0, 0.1^2), embeddings N(0, 1), positions N(0, 0.5^2), lm_head
- * ~ N(0, 1/C); "N" is an Irwin-Hall sum of four uniforms scaled to unit
- * variance (fast; bounded at 3.46 sigma). A tokenizer is copied only if its
+ * biases N(0, 0.1^2), embeddings, positions and lm_head N(0, 1/width);
+ * "N" is an Irwin-Hall sum of four uniforms scaled to unit variance
+ * (fast; bounded at 3.46 sigma). A tokenizer is copied only if its
  * ids fit in the vocabulary.
  */
 int alc_gen_model(const struct alc_gen_opts *o, const char *out_dir,
