@@ -15,6 +15,7 @@ alc_require_pkg(CJSON libcjson libcjson-dev)
 alc_require_pkg(OPENBLAS openblas libopenblas-dev)
 alc_require_pkg(LAPACKE lapacke liblapacke-dev)
 alc_require_pkg(PCRE2 libpcre2-8 libpcre2-dev)
+alc_require_pkg(ICU icu-uc libicu-dev)
 alc_require_pkg(CMOCKA cmocka libcmocka-dev)
 
 # LLVM is required (the CPU backend JIT-compiles through its C API). We pin

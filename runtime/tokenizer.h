@@ -45,6 +45,10 @@ int alc_tok_encode(const struct alc_tokenizer *t, const char *text,
 /* Decodes ids to UTF-8 text (malloc'd), skipping special tokens if asked. */
 char *alc_tok_decode(const struct alc_tokenizer *t, const int32_t *ids,
                      int64_t n, int skip_special);
+/* Same, also giving the length (byte-fallback and byte-level tokens can
+ * decode to NUL bytes). Returns NULL only on a decoder error. */
+char *alc_tok_decode_len(const struct alc_tokenizer *t, const int32_t *ids,
+                         int64_t n, int skip_special, size_t *len);
 
 int alc_tok_vocab_size(const struct alc_tokenizer *t);
 /* BOS id that add_special prepends, or -1 when none is added. */

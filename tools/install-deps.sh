@@ -11,6 +11,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git re2c lemon llvm-16-dev
       libcjson-dev libopenblas-dev liblapacke-dev libpcre2-dev libcmocka-dev
       zlib1g-dev libzstd-dev libedit-dev libxml2-dev libcurl4-openssl-dev)
+pkgs+=(libicu-dev) # tokenizer normalizers (NFC for Qwen2, ...)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(clang-16 libclang-rt-16-dev openmpi-bin libopenmpi-dev
          python3 python3-torch python3-numpy)
