@@ -11,6 +11,7 @@
 
 #include "data.h"
 #include "eval.h"
+#include "tokenizer.h"
 
 #define TEST_IDS ALC_SOURCE_DIR "/examples/reference/test_ids.json"
 
@@ -87,6 +88,47 @@ static void test_eval_dense_reference(void **state)
     }
     free(ids);
     alc_model_free(&m);
+}
+
+/* Text to PPL: kjv.test.raw read verbatim (format raw) and tokenized with
+ * the bundled tokenizer (BOS once at the start) gives exactly the
+ * reference ids, hence the reference PPL at seqlen 256. */
+static void test_eval_text_end_to_end(void **state)
+{
+    struct alc_model m;
+    struct alc_docs docs;
+    struct alc_diag d;
+    struct alc_eval_result r;
+    int32_t *ref = NULL, *ids = NULL;
+    int64_t n_ref = 0, n = 0;
+    (void)state;
+    alc_diag_init(&d);
+    read_ids(TEST_IDS, &ref, &n_ref);
+    assert_int_equal(alc_data_read(ALC_SOURCE_DIR
+                                   "/examples/corpus/kjv.test.raw",
+                                   alc_data_fmt_guess("kjv.test.raw"), &docs,
+                                   &d),
+                     0);
+    struct alc_tokenizer *t = alc_tok_load(TINY_LLAMA, &d);
+    assert_non_null(t);
+    assert_int_equal(alc_tok_bos_id(t), 0);
+    assert_int_equal(alc_tok_encode(t, docs.text[0], docs.len[0], 1, &ids, &n,
+                                    &d),
+                     0);
+    assert_int_equal(n, n_ref);
+    assert_memory_equal(ids, ref, (size_t)n * sizeof *ids);
+    rt_load(&m, TINY_LLAMA);
+    int windows = 0;
+    double want = ref_ppl("256", &windows);
+    eval(&m, ids, n, 256, 0, 0, 2, &r);
+    assert_true(fabs(r.ppl / want - 1.0) <= 1e-3);
+    alc_eval_result_free(&r);
+    alc_model_free(&m);
+    alc_tok_free(t);
+    alc_docs_free(&docs);
+    free(ids);
+    free(ref);
+    alc_diag_free(&d);
 }
 
 /* floor(n / T) windows, the tail dropped, --max-chunks takes the first K;
@@ -355,6 +397,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_dense_reference),
+        cmocka_unit_test(test_eval_text_end_to_end),
         cmocka_unit_test(test_eval_windows),
         cmocka_unit_test(test_eval_deterministic),
         cmocka_unit_test(test_eval_errors),
