@@ -28,6 +28,165 @@ static float *falloc(size_t n)
     return aligned_alloc(64, bytes > 0 ? bytes : 64);
 }
 
+/* ---- Elementwise kernels ---- */
+
+/*
+ * Elementwise kernels are compiled for AVX-512, AVX2 and baseline x86-64
+ * and picked at load time (target_clones); runtime/CMakeLists.txt lets GCC
+ * vectorize them at -O2 and turns FMA contraction off, so every variant
+ * rounds the same way. Reductions stay scalar and in a fixed order.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ALC_VEC                                                            \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3",       \
+                                 "default")))
+#else
+#define ALC_VEC
+#endif
+
+/*
+ * exp(x) for the softmax, the log-sum-exp and SiLU, vectorizable (no call,
+ * no branch): Cephes expf's range reduction x = n ln2 + r (ln2 in two
+ * parts), a degree-5 polynomial for e^r and 2^n from the exponent bits.
+ * Relative error below 2e-7 on [-87, 88]; arguments are clamped there
+ * (e^-87 ~ 1.6e-38: a weight of zero next to the row maximum).
+ */
+static inline float exp_fast(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return y * scale;
+}
+
+/* o[i] = exp(x[i] - m) */
+ALC_VEC static void vexp(float *o, const float *x, float m, int n)
+{
+    for (int i = 0; i < n; i++) {
+        o[i] = exp_fast(x[i] - m);
+    }
+}
+
+/* o[i] *= a */
+ALC_VEC static void vscale(float *o, float a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        o[i] *= a;
+    }
+}
+
+/* o[i] += x[i] */
+ALC_VEC static void vadd(float *o, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) {
+        o[i] += x[i];
+    }
+}
+
+/* o[i] = silu(o[i]) * x[i]  (SwiGLU: silu(gate) * up) */
+ALC_VEC static void vswiglu(float *o, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) {
+        o[i] = o[i] / (1.0f + exp_fast(-o[i])) * x[i];
+    }
+}
+
+/* o[i] = act(o[i]) for the non-gated MLP (OPT: ReLU) */
+ALC_VEC static void vact(float *o, enum alc_act a, int n)
+{
+    if (a == ALC_ACT_RELU) {
+        for (int i = 0; i < n; i++) {
+            o[i] = o[i] > 0.0f ? o[i] : 0.0f;
+        }
+    } else if (a == ALC_ACT_SILU) {
+        for (int i = 0; i < n; i++) {
+            o[i] = o[i] / (1.0f + exp_fast(-o[i]));
+        }
+    } else { /* exact GELU */
+        for (int i = 0; i < n; i++) {
+            o[i] = 0.5f * o[i] * (1.0f + erff(o[i] * 0.70710678118654752f));
+        }
+    }
+}
+
+/* o = x / rms(x) * w   (LlamaRMSNorm, fp32, sum of squares in double) */
+ALC_VEC static void rmsnorm(float *o, const float *x, const float *w, int n,
+                            double eps)
+{
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) {
+        ss += (double)x[i] * x[i];
+    }
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) {
+        o[i] = w[i] * (x[i] * r);
+    }
+}
+
+/* o = (x - mean) / sqrt(var + eps) * w + b   (nn.LayerNorm) */
+ALC_VEC static void layernorm(float *o, const float *x, const float *w,
+                              const float *b, int n, double eps)
+{
+    double mean = 0.0, var = 0.0;
+    for (int i = 0; i < n; i++) {
+        mean += x[i];
+    }
+    mean /= n;
+    for (int i = 0; i < n; i++) {
+        double t = x[i] - mean;
+        var += t * t;
+    }
+    float r = (float)(1.0 / sqrt(var / n + eps));
+    float mu = (float)mean;
+    for (int i = 0; i < n; i++) {
+        o[i] = (x[i] - mu) * r * w[i] + b[i];
+    }
+}
+
+/* Rotate-half RoPE of the heads of one row: x[i], x[i + D/2] rotated by
+ * the angle pos * inv_freq[i] (HF apply_rotary_pos_emb). */
+ALC_VEC static void rope(float *x, int n_heads, int D, const float *cs,
+                         const float *sn)
+{
+    int half = D / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + h * D;
+        for (int i = 0; i < half; i++) {
+            float a = v[i], b = v[i + half];
+            v[i] = a * cs[i] - b * sn[i];
+            v[i + half] = b * cs[i] + a * sn[i];
+        }
+    }
+}
+
+/* Softmax of s[lo..hi] in place; entries outside are masked to 0. */
+static void softmax_masked(float *s, int lo, int hi, int cols)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    for (int i = lo; i <= hi; i++) {
+        mx = s[i] > mx ? s[i] : mx;
+    }
+    vexp(s + lo, s + lo, mx, hi - lo + 1);
+    for (int i = lo; i <= hi; i++) {
+        sum += s[i];
+    }
+    vscale(s + lo, 1.0f / sum, hi - lo + 1);
+    memset(s, 0, (size_t)lo * sizeof *s);
+    memset(s + hi + 1, 0, (size_t)(cols - hi - 1) * sizeof *s);
+}
+
 /* ---- GEMM: y (M, N) = x (M, K) . w (N, K)^T + bias (N) ---- */
 
 struct mm_job {
@@ -54,9 +213,7 @@ static void mm_task(void *ctx, int64_t task, int worker)
                 j->K, 0.0f, y, j->N);
     if (j->bias != NULL) {
         for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                y[(int64_t)r * j->N + c] += j->bias[n0 + c];
-            }
+            vadd(y + (int64_t)r * j->N, j->bias + n0, cols);
         }
     }
 }
@@ -92,66 +249,6 @@ struct row_job {
     int T;       /* tokens per sequence (positions for RoPE) */
 };
 
-static void rmsnorm(float *o, const float *x, const float *w, int n,
-                    double eps)
-{
-    double ss = 0.0;
-    for (int i = 0; i < n; i++) {
-        ss += (double)x[i] * x[i];
-    }
-    float r = (float)(1.0 / sqrt(ss / n + eps));
-    for (int i = 0; i < n; i++) {
-        o[i] = w[i] * (x[i] * r);
-    }
-}
-
-static void layernorm(float *o, const float *x, const float *w,
-                      const float *b, int n, double eps)
-{
-    double mean = 0.0, var = 0.0;
-    for (int i = 0; i < n; i++) {
-        mean += x[i];
-    }
-    mean /= n;
-    for (int i = 0; i < n; i++) {
-        double t = x[i] - mean;
-        var += t * t;
-    }
-    float r = (float)(1.0 / sqrt(var / n + eps));
-    float mu = (float)mean;
-    for (int i = 0; i < n; i++) {
-        o[i] = (x[i] - mu) * r * w[i] + b[i];
-    }
-}
-
-static float act(enum alc_act a, float x)
-{
-    switch (a) {
-    case ALC_ACT_SILU:
-        return x / (1.0f + expf(-x));
-    case ALC_ACT_RELU:
-        return x > 0.0f ? x : 0.0f;
-    default: /* exact GELU */
-        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    }
-}
-
-/* Rotate-half RoPE of the heads of one row: x[i], x[i + D/2] rotated by
- * the angle pos * inv_freq[i] (HF apply_rotary_pos_emb). */
-static void rope(float *x, int n_heads, int D, const float *cs,
-                 const float *sn)
-{
-    int half = D / 2;
-    for (int h = 0; h < n_heads; h++) {
-        float *v = x + h * D;
-        for (int i = 0; i < half; i++) {
-            float a = v[i], b = v[i + half];
-            v[i] = a * cs[i] - b * sn[i];
-            v[i + half] = b * cs[i] + a * sn[i];
-        }
-    }
-}
-
 static void row_task(void *ctx, int64_t task, int worker)
 {
     const struct row_job *j = ctx;
@@ -169,19 +266,13 @@ static void row_task(void *ctx, int64_t task, int worker)
             layernorm(o, x, j->w, j->b, j->n, c->norm_eps);
             break;
         case OP_ADD:
-            for (int i = 0; i < j->n; i++) {
-                o[i] += x[i];
-            }
+            vadd(o, x, j->n);
             break;
         case OP_SWIGLU:
-            for (int i = 0; i < j->n; i++) {
-                o[i] = act(c->act, o[i]) * x[i];
-            }
+            vswiglu(o, x, j->n); /* LLaMA family: hidden_act silu */
             break;
         case OP_ACT:
-            for (int i = 0; i < j->n; i++) {
-                o[i] = act(c->act, o[i]);
-            }
+            vact(o, c->act, j->n);
             break;
         case OP_ROPE: {
             int half = c->head_dim / 2;
@@ -251,22 +342,8 @@ static void att_task(void *ctx, int64_t task, int worker)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, cols, D,
                 (float)(1.0 / sqrt((double)D)), q, qs, k, ks, 0.0f, S, cols);
     for (int t = r0; t < r1; t++) {
-        float *s = S + (int64_t)(t - r0) * cols;
         int lo = W > 0 && t - W + 1 > c0 ? t - W + 1 - c0 : 0;
-        int hi = t - c0; /* last key kept: j = t */
-        float mx = -INFINITY, sum = 0.0f;
-        for (int i = lo; i <= hi; i++) {
-            mx = s[i] > mx ? s[i] : mx;
-        }
-        for (int i = 0; i < cols; i++) {
-            float e = i >= lo && i <= hi ? expf(s[i] - mx) : 0.0f;
-            s[i] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
-        for (int i = lo; i <= hi; i++) {
-            s[i] *= inv;
-        }
+        softmax_masked(S + (int64_t)(t - r0) * cols, lo, t - c0, cols);
     }
     /* out (rows, D) = P (rows, cols) . v (cols, D) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, cols,
@@ -283,25 +360,44 @@ static void attention(struct alc_fwd *f, float *out, const float *q,
 
 /* ---- Blocks: loading and storing ---- */
 
+#define CVT_ROWS 256 /* rows converted per task */
+
+/* Converting a block: one task per CVT_ROWS rows of each tensor. */
 struct cvt_job {
     const struct alc_model *m;
     struct alc_tref refs[ALC_BT_COUNT];
     float *dst[ALC_BT_COUNT];
+    int64_t first[ALC_BT_COUNT + 1]; /* first task of each slot */
 };
+
+static int64_t tensor_rows(const struct alc_st_tensor *t)
+{
+    return t->ndim == 2 ? t->shape[0] : 1;
+}
 
 static void cvt_task(void *ctx, int64_t task, int worker)
 {
     const struct cvt_job *j = ctx;
+    int s = 0;
     (void)worker;
-    if (j->dst[task] != NULL) {
-        const struct alc_st_tensor *t = alc_model_st(j->m, j->refs[task]);
-        int64_t rows = t->ndim == 2 ? t->shape[0] : 1;
-        alc_model_rows_f32(j->m, j->refs[task], 0, rows, j->dst[task]);
+    while (task >= j->first[s + 1]) {
+        s++;
     }
+    const struct alc_st_tensor *t = alc_model_st(j->m, j->refs[s]);
+    int64_t rows = tensor_rows(t), cols = t->numel / (rows ? rows : 1);
+    int64_t r0 = (task - j->first[s]) * CVT_ROWS;
+    int64_t n = rows - r0 < CVT_ROWS ? rows - r0 : CVT_ROWS;
+    alc_model_prefetch_rows(j->m, j->refs[s], r0, n);
+    alc_model_rows_f32(j->m, j->refs[s], r0, n, j->dst[s] + r0 * cols);
 }
 
-int alc_block_load(struct alc_block *b, const struct alc_model *m, int layer,
-                   struct alc_pool *pool, struct alc_diag *d)
+/*
+ * Loads block `layer` into mem (cap floats) when it is large enough (the
+ * block then borrows it), else into a fresh allocation it owns.
+ */
+static int block_load(struct alc_block *b, const struct alc_model *m,
+                      int layer, struct alc_pool *pool, float *mem,
+                      size_t cap, struct alc_diag *d)
 {
     struct cvt_job j;
     size_t off[ALC_BT_COUNT], total = 0;
@@ -317,19 +413,22 @@ int alc_block_load(struct alc_block *b, const struct alc_model *m, int layer,
         const struct alc_st_tensor *t = alc_model_st(m, j.refs[s]);
         off[s] = total;
         total += t ? ((size_t)t->numel + 15) & ~(size_t)15 : 0;
+        int64_t chunks = t ? (tensor_rows(t) + CVT_ROWS - 1) / CVT_ROWS : 0;
+        j.first[s + 1] = j.first[s] + chunks;
     }
-    b->mem = falloc(total);
+    b->mem = mem != NULL && cap >= total ? mem : falloc(total);
     if (b->mem == NULL) {
         alc_diag_errorf(d, "%s: block %d: out of memory", m->dir, layer);
         return -1;
     }
+    b->borrowed = b->mem == mem;
     b->n_floats = total;
     b->layer = layer;
     for (int s = 0; s < ALC_BT_COUNT; s++) {
         const struct alc_st_tensor *t = alc_model_st(m, j.refs[s]);
         j.dst[s] = t ? b->mem + off[s] : NULL;
     }
-    alc_pool_run(pool, ALC_BT_COUNT, cvt_task, &j);
+    alc_pool_run(pool, j.first[ALC_BT_COUNT], cvt_task, &j);
     for (int lin = 0; lin < ALC_LIN_COUNT; lin++) {
         const struct alc_st_tensor *t = alc_model_st(m, j.refs[lin]);
         b->w[lin] = j.dst[lin];
@@ -347,9 +446,17 @@ int alc_block_load(struct alc_block *b, const struct alc_model *m, int layer,
     return 0;
 }
 
+int alc_block_load(struct alc_block *b, const struct alc_model *m, int layer,
+                   struct alc_pool *pool, struct alc_diag *d)
+{
+    return block_load(b, m, layer, pool, NULL, 0, d);
+}
+
 void alc_block_free(struct alc_block *b)
 {
-    free(b->mem);
+    if (!b->borrowed) {
+        free(b->mem);
+    }
     memset(b, 0, sizeof *b);
 }
 
@@ -392,6 +499,22 @@ static void rope_tables(struct alc_fwd *f)
     free(inv);
 }
 
+/* Floats of the largest block (block_load's layout). */
+static size_t block_floats(const struct alc_model *m)
+{
+    size_t best = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        size_t total = 0;
+        for (int s = 0; s < ALC_BT_COUNT; s++) {
+            const struct alc_st_tensor *t =
+                alc_model_st(m, alc_model_bref(m, l, s));
+            total += t ? ((size_t)t->numel + 15) & ~(size_t)15 : 0;
+        }
+        best = total > best ? total : best;
+    }
+    return best;
+}
+
 int alc_fwd_init(struct alc_fwd *f, const struct alc_model *m, int max_b,
                  int max_t, int n_threads, struct alc_diag *d)
 {
@@ -421,6 +544,7 @@ int alc_fwd_init(struct alc_fwd *f, const struct alc_model *m, int max_b,
     size_t q = (size_t)c->n_heads * c->head_dim;
     size_t kv = (size_t)c->n_kv_heads * c->head_dim;
     size_t VC = c->vocab_size < VCHUNK ? (size_t)c->vocab_size : VCHUNK;
+    s->x = falloc(M * C);
     s->xb = falloc(M * P);
     s->q = falloc(M * q);
     s->k = falloc(M * kv);
@@ -436,7 +560,9 @@ int alc_fwd_init(struct alc_fwd *f, const struct alc_model *m, int max_b,
     s->lse_max = falloc(M);
     s->lse_sum = malloc(M * sizeof(double));
     s->tgt = falloc(M);
-    if (!s->xb || !s->q || !s->k || !s->v || !s->att || !s->hb ||
+    f->blk_cap = block_floats(m);
+    f->blk_mem = falloc(f->blk_cap);
+    if (!s->x || !f->blk_mem || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->hb ||
         (c->gated_mlp && !s->hb2) || !s->scores || !s->rope_cos ||
         !s->rope_sin || !s->head_w || !s->logits || !s->lse_max ||
         !s->lse_sum || !s->tgt) {
@@ -454,6 +580,8 @@ int alc_fwd_init(struct alc_fwd *f, const struct alc_model *m, int max_b,
 void alc_fwd_free(struct alc_fwd *f)
 {
     struct alc_runstate *s = &f->s;
+    free(s->x);
+    free(f->blk_mem);
     free(s->xb);
     free(s->q);
     free(s->k);
@@ -553,7 +681,9 @@ int alc_fwd_embed(struct alc_fwd *f, const int32_t *ids, int B, int T,
     }
     if (!c->rope) {
         alc_pool_run(f->pool, M, pos_task, &j);
+        alc_model_release(m, m->global[ALC_GT_POS]);
     }
+    alc_model_release(m, m->global[ALC_GT_EMBED]); /* rows read stay cold */
     return 0;
 }
 
@@ -709,6 +839,7 @@ static void cvt_rows_task(void *ctx, int64_t task, int worker)
     const struct cvt_rows_job *j = ctx;
     (void)worker;
     int64_t r0 = task * 256, n = j->nrows - r0 < 256 ? j->nrows - r0 : 256;
+    alc_model_prefetch_rows(j->m, j->r, j->row0 + r0, n);
     alc_model_rows_f32(j->m, j->r, j->row0 + r0, n,
                        j->dst + r0 * (int64_t)j->cols);
 }
@@ -737,17 +868,22 @@ static void lse_task(void *ctx, int64_t task, int worker)
     int64_t r1 = (task + 1) * ROWS_TASK;
     r1 = r1 < j->M ? r1 : j->M;
     for (int64_t r = task * ROWS_TASK; r < r1; r++) {
-        const float *l = s->logits + r * j->vn;
+        float *l = s->logits + r * j->vn;
         float cm = -INFINITY;
         double cs = 0.0;
         if ((r + 1) % j->T == 0) {
             continue; /* last position: no next token */
         }
+        int tgt = j->ids[r + 1] - j->v0;
+        if (tgt >= 0 && tgt < j->vn) {
+            s->tgt[r] = l[tgt];
+        }
         for (int i = 0; i < j->vn; i++) {
             cm = l[i] > cm ? l[i] : cm;
         }
+        vexp(l, l, cm, j->vn); /* the chunk's logits are not needed again */
         for (int i = 0; i < j->vn; i++) {
-            cs += expf(l[i] - cm);
+            cs += l[i];
         }
         if (cm > s->lse_max[r]) {
             s->lse_sum[r] = s->lse_sum[r] * exp((double)s->lse_max[r] - cm) +
@@ -755,10 +891,6 @@ static void lse_task(void *ctx, int64_t task, int worker)
             s->lse_max[r] = cm;
         } else {
             s->lse_sum[r] += cs * exp((double)cm - s->lse_max[r]);
-        }
-        int tgt = j->ids[r + 1] - j->v0;
-        if (tgt >= 0 && tgt < j->vn) {
-            s->tgt[r] = l[tgt];
         }
     }
 }
@@ -803,6 +935,7 @@ static int head(struct alc_fwd *f, float *x, const int32_t *ids, int B,
         int vn = V - v0 < VCHUNK ? V - v0 : VCHUNK;
         /* logits (M, vn) = h (M, P) . lm_head[v0:v0+vn] (vn, P)^T */
         cvt_rows(f, lm, v0, vn, P, s->head_w);
+        alc_model_release_rows(m, lm, v0, vn);
         matmul(f, s->logits, h, s->head_w, NULL, B, T, vn, P);
         if (logits != NULL) {
             struct copy_job cj = {s->logits, logits, vn, V, v0};
@@ -813,7 +946,6 @@ static int head(struct alc_fwd *f, float *x, const int32_t *ids, int B,
                          &lj);
         }
     }
-    alc_model_release(m, lm);
     if (nll != NULL) {
         /* nll[b, t] = logsumexp(logits[b, t]) - logits[b, t, ids[b, t+1]] */
         for (int64_t r = 0; r < M; r++) {
@@ -849,7 +981,8 @@ static int run_blocks(struct alc_fwd *f, const int32_t *ids, int B, int T,
         return -1;
     }
     for (int l = 0; l < f->c->n_layers; l++) {
-        if (alc_block_load(&blk, f->m, l, f->pool, d) != 0) {
+        if (block_load(&blk, f->m, l, f->pool, f->blk_mem, f->blk_cap,
+                       d) != 0) {
             return -1;
         }
         int rc = alc_fwd_block(f, &blk, x, B, T, NULL, NULL, d);
@@ -864,33 +997,21 @@ static int run_blocks(struct alc_fwd *f, const int32_t *ids, int B, int T,
 int alc_fwd_nll(struct alc_fwd *f, const int32_t *ids, int B, int T,
                 float *nll, struct alc_diag *d)
 {
-    float *x = falloc((size_t)B * T * f->c->dim);
-    int rc = -1;
-    if (x == NULL) {
-        alc_diag_errorf(d, "forward: out of memory");
+    if (check_dims(f, B, T, d) != 0 ||
+        run_blocks(f, ids, B, T, f->s.x, d) != 0) {
         return -1;
     }
-    if (run_blocks(f, ids, B, T, x, d) == 0) {
-        rc = alc_fwd_head_nll(f, x, ids, B, T, nll, d);
-    }
-    free(x);
-    return rc;
+    return alc_fwd_head_nll(f, f->s.x, ids, B, T, nll, d);
 }
 
 int alc_fwd_logits(struct alc_fwd *f, const int32_t *ids, int B, int T,
                    float *logits, struct alc_diag *d)
 {
-    float *x = falloc((size_t)B * T * f->c->dim);
-    int rc = -1;
-    if (x == NULL) {
-        alc_diag_errorf(d, "forward: out of memory");
+    if (check_dims(f, B, T, d) != 0 ||
+        run_blocks(f, ids, B, T, f->s.x, d) != 0) {
         return -1;
     }
-    if (run_blocks(f, ids, B, T, x, d) == 0) {
-        rc = alc_fwd_head_logits(f, x, B, T, logits, d);
-    }
-    free(x);
-    return rc;
+    return alc_fwd_head_logits(f, f->s.x, B, T, logits, d);
 }
 
 double alc_fwd_flops(const struct alc_config *c, int B, int T)

@@ -57,6 +57,7 @@ struct alc_block {
     float *norm2, *norm2_b;  /* (C): before the MLP */
     float *mem;              /* the single allocation all of them point in */
     size_t n_floats;
+    int borrowed;            /* mem belongs to the alc_fwd (whole-model runs) */
 };
 
 /*
@@ -93,6 +94,7 @@ typedef int (*alc_lin_hook)(void *ctx, int layer, enum alc_lin lin,
 /* ---- RunState and owner ---- */
 
 struct alc_runstate {
+    float *x;       /* (M, C) hidden states of alc_fwd_nll / _logits */
     float *xb;      /* (M, max(C, P)) normed input of attention / MLP */
     float *q;       /* (M, H*D) queries */
     float *k, *v;   /* (M, KV*D) keys, values */
@@ -114,6 +116,8 @@ struct alc_fwd {
     int n_threads;
     int max_b, max_t;      /* capacity: B <= max_b, T <= max_t */
     struct alc_runstate s;
+    float *blk_mem;        /* one block's f32 weights, reused per layer */
+    size_t blk_cap;        /* floats in blk_mem */
 };
 
 /* Allocates the run state for batches of up to max_b sequences of up to

@@ -521,18 +521,73 @@ void alc_model_rows_f32(const struct alc_model *m, struct alc_tref r,
                (enum alc_dtype)t->dtype, (size_t)(nrows * cols));
 }
 
-void alc_model_release(const struct alc_model *m, struct alc_tref r)
+/* madvise(advice) on the pages of bytes [off, off + n) of a mapped tensor;
+ * overrides and empty tensors have none. */
+static void advise_range(const struct alc_model *m, struct alc_tref r,
+                         uint64_t off, uint64_t n, int advice)
 {
     const struct alc_st_tensor *t = alc_model_st(m, r);
-    if (t == NULL || t->data == NULL || m->files[r.file].ovr[r.idx]) {
+    if (t == NULL || t->data == NULL || m->files[r.file].ovr[r.idx] ||
+        n == 0) {
         return;
     }
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = (uintptr_t)t->data;
-    uintptr_t e = a + (uintptr_t)alc_st_tensor_bytes(t);
+    uintptr_t a = (uintptr_t)t->data + (uintptr_t)off;
+    uintptr_t e = a + (uintptr_t)n;
     a &= ~(pg - 1);
     e = (e + pg - 1) & ~(pg - 1);
-    madvise((void *)a, e - a, MADV_DONTNEED);
+    madvise((void *)a, e - a, advice); /* advisory: errors ignored */
+}
+
+static void release_range(const struct alc_model *m, struct alc_tref r,
+                          uint64_t off, uint64_t n)
+{
+    advise_range(m, r, off, n, MADV_DONTNEED);
+}
+
+static uint64_t row_bytes(const struct alc_st_tensor *t)
+{
+    return t->ndim == 2
+               ? (uint64_t)t->shape[1] * alc_dtype_table[t->dtype].size
+               : alc_st_tensor_bytes(t);
+}
+
+void alc_model_prefetch_rows(const struct alc_model *m, struct alc_tref r,
+                             int64_t row0, int64_t nrows)
+{
+#ifdef MADV_POPULATE_READ
+    const struct alc_st_tensor *t = alc_model_st(m, r);
+    if (t != NULL) {
+        uint64_t rb = row_bytes(t);
+        advise_range(m, r, (uint64_t)row0 * rb, (uint64_t)nrows * rb,
+                     MADV_POPULATE_READ);
+    }
+#else
+    (void)m;
+    (void)r;
+    (void)row0;
+    (void)nrows;
+#endif
+}
+
+void alc_model_release(const struct alc_model *m, struct alc_tref r)
+{
+    const struct alc_st_tensor *t = alc_model_st(m, r);
+    if (t != NULL) {
+        release_range(m, r, 0, alc_st_tensor_bytes(t));
+    }
+}
+
+void alc_model_release_rows(const struct alc_model *m, struct alc_tref r,
+                            int64_t row0, int64_t nrows)
+{
+    const struct alc_st_tensor *t = alc_model_st(m, r);
+    if (t == NULL || t->ndim != 2) {
+        alc_model_release(m, r);
+        return;
+    }
+    uint64_t row = row_bytes(t);
+    release_range(m, r, (uint64_t)row0 * row, (uint64_t)nrows * row);
 }
 
 int alc_model_set_f32(struct alc_model *m, struct alc_tref r,

@@ -144,6 +144,13 @@ void alc_model_rows_f32(const struct alc_model *m, struct alc_tref r,
 /* Drops the tensor's mapped pages from memory (madvise DONTNEED); the next
  * read maps them again from the page cache. No-op for overrides. */
 void alc_model_release(const struct alc_model *m, struct alc_tref r);
+/* Maps rows [row0, row0 + nrows) in one call (MADV_POPULATE_READ) before
+ * they are converted: one system call instead of a page fault per page. */
+void alc_model_prefetch_rows(const struct alc_model *m, struct alc_tref r,
+                             int64_t row0, int64_t nrows);
+/* Drops the pages of rows [row0, row0 + nrows) of a 2-D tensor. */
+void alc_model_release_rows(const struct alc_model *m, struct alc_tref r,
+                            int64_t row0, int64_t nrows);
 
 /*
  * Replaces the tensor's values from f32 (rounded to the stored dtype) for

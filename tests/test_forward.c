@@ -9,6 +9,9 @@
 
 #include "safetensors.h"
 
+#define REF_LOGITS                                                         \
+    ALC_SOURCE_DIR "/examples/reference/logits_test64.safetensors"
+
 /* ---- Bundled model vs reference ---- */
 
 /* logits of the first 64 test ids match reference/logits_test64 within
@@ -23,10 +26,7 @@ static void test_fwd_bundled_logits(void **state)
     (void)state;
     alc_diag_init(&d);
     rt_load(&m, TINY_LLAMA);
-    assert_int_equal(alc_st_open(&rf, ALC_SOURCE_DIR
-                                 "/examples/reference/logits_test64.safetensors",
-                                 &d),
-                     0);
+    assert_int_equal(alc_st_open(&rf, REF_LOGITS, &d), 0);
     const struct alc_st_tensor *ti = alc_st_find(&rf, "input_ids");
     const struct alc_st_tensor *tl = alc_st_find(&rf, "logits");
     assert_non_null(ti);
