@@ -30,6 +30,21 @@
 #include "genmodel.h"
 #include "model.h"
 
+/* Sources (examples/, the bench scripts) and the Python with torch; the
+ * environment can move both (ALC_SOURCE_DIR, ALC_PYTHON) to run the bench
+ * away from the build tree. */
+static const char *src_dir(void)
+{
+    const char *e = getenv("ALC_SOURCE_DIR");
+    return e != NULL && *e ? e : ALC_SOURCE_DIR;
+}
+
+static const char *python(void)
+{
+    const char *e = getenv("ALC_PYTHON");
+    return e != NULL && *e ? e : "/usr/bin/python3";
+}
+
 struct opts {
     int threads, hidden, layers, seqlen, windows, vocab, torch;
 };
@@ -155,7 +170,10 @@ static double sgemm_gflops(const struct alc_config *c, int M, int threads)
 
 static int have_torch(void)
 {
-    return system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1",
+             python());
+    return system(cmd) == 0;
 }
 
 static void write_ids(const char *path, const int32_t *ids, int64_t n)
@@ -178,10 +196,9 @@ static double torch_eval(const char *model, const char *ids_path, int T,
 {
     char cmd[8192], line[4096] = {0};
     snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 %s/bench/bench_eval_torch.py --model '%s' "
-             "--ids '%s' --seqlen %d --max-chunks %lld --batch %d "
-             "--threads %d",
-             ALC_SOURCE_DIR, model, ids_path, T, (long long)K, batch,
+             "%s %s/bench/bench_eval_torch.py --model '%s' --ids '%s' "
+             "--seqlen %d --max-chunks %lld --batch %d --threads %d",
+             python(), src_dir(), model, ids_path, T, (long long)K, batch,
              threads);
     FILE *p = popen(cmd, "r");
     if (p == NULL || fgets(line, sizeof line, p) == NULL) {
@@ -305,6 +322,11 @@ int main(int argc, char **argv)
     char *ids_big = alc_path_join(tmp, "ids_big.json");
     char *ids_tiny = alc_path_join(tmp, "ids_tiny.json");
     printf("bench_eval: %d threads, temporary models in %s\n", o.threads, tmp);
+    printf("OpenBLAS: %s, kernels for %s\n", openblas_get_config(),
+           openblas_get_corename());
+    if (alc_fwd_blas_advice() != NULL) {
+        printf("  note: %s\n", alc_fwd_blas_advice());
+    }
     int64_t p8 = gen(&o, o.layers, big);
     int64_t p32 = gen(&o, 32, deep);
 
@@ -351,9 +373,10 @@ int main(int argc, char **argv)
     int32_t *tids = NULL;
     int64_t tn = 0;
     alc_diag_init(&d);
-    load(&tm, ALC_SOURCE_DIR "/examples/tiny-llama");
-    if (alc_data_read_ids(ALC_SOURCE_DIR "/examples/reference/test_ids.json",
-                          &tids, &tn, &d) != 0) {
+    char *tiny = alc_path_join(src_dir(), "examples/tiny-llama");
+    char *tpath = alc_path_join(src_dir(), "examples/reference/test_ids.json");
+    load(&tm, tiny);
+    if (alc_data_read_ids(tpath, &tids, &tn, &d) != 0) {
         die("ids", &d);
     }
     int64_t tk = 64;
@@ -371,9 +394,8 @@ int main(int argc, char **argv)
     if (o.torch && have_torch()) {
         double tp = 0.0;
         write_ids(ids_tiny, tids, tk * 256);
-        double t_tiny = torch_eval(ALC_SOURCE_DIR "/examples/tiny-llama",
-                                   ids_tiny, 256, tk, batch_tiny, o.threads,
-                                   &tp);
+        double t_tiny = torch_eval(tiny, ids_tiny, 256, tk, batch_tiny,
+                                   o.threads, &tp);
         printf("  PyTorch        %8.0f tokens/s  (PPL %.4f)  -> dsac is "
                "%.2fx PyTorch (target >= 2x)\n",
                t_tiny, tp, tps_tiny / t_tiny);
@@ -390,8 +412,8 @@ int main(int argc, char **argv)
             printf("  WARNING: PyTorch PPL differs from ours\n");
         }
     } else {
-        printf("  PyTorch: skipped (--no-torch or no torch in "
-               "/usr/bin/python3)\n");
+        printf("  PyTorch: skipped (--no-torch or no torch in %s)\n",
+               python());
     }
 
     printf("\npeak RSS (child process, eval of 2 x %d tokens), hidden %d:\n",
@@ -409,5 +431,7 @@ int main(int argc, char **argv)
     free(deep);
     free(ids_big);
     free(ids_tiny);
+    free(tiny);
+    free(tpath);
     return 0;
 }

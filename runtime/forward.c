@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include <cblas.h>
 
@@ -228,12 +229,50 @@ static void matmul(struct alc_fwd *f, float *y, const float *x,
     alc_pool_run(f->pool, (int64_t)B * j.rt * j.nt, mm_task, &j);
 }
 
+/* Several GEMMs on the same input (q/k/v, gate/up) in one pool run. */
+struct mm_multi {
+    struct mm_job g[3];
+    int64_t first[4]; /* first task of each GEMM */
+};
+
+static void mm_multi_task(void *ctx, int64_t task, int worker)
+{
+    struct mm_multi *mj = ctx;
+    int i = 0;
+    while (task >= mj->first[i + 1]) {
+        i++;
+    }
+    mm_task(&mj->g[i], task - mj->first[i], worker);
+}
+
+/* y[i] (B*T, N[i]) = x (B*T, K) . w[i]^T + bias[i] for i < n (n <= 3). */
+static void matmul_n(struct alc_fwd *f, int n, float *const *y,
+                     const float *x, const float *const *w,
+                     const float *const *bias, const int *N, int B, int T,
+                     int K)
+{
+    struct mm_multi mj;
+    memset(&mj, 0, sizeof mj);
+    for (int i = 0; i < n; i++) {
+        struct mm_job j = {y[i], x, w[i], bias[i], T, N[i], K,
+                           (T + TILE_M - 1) / TILE_M,
+                           (N[i] + TILE_N - 1) / TILE_N, 1.0f};
+        mj.g[i] = j;
+        mj.first[i + 1] = mj.first[i] + (int64_t)B * j.rt * j.nt;
+    }
+    for (int i = n; i < 3; i++) {
+        mj.first[i + 1] = mj.first[i];
+    }
+    alc_pool_run(f->pool, mj.first[n], mm_multi_task, &mj);
+}
+
 /* ---- Row-wise kernels ---- */
 
 enum row_op {
     OP_RMSNORM,   /* o = x / rms(x) * w */
     OP_LAYERNORM, /* o = (x - mean) / std * w + b */
     OP_ADD,       /* o += x (residual) */
+    OP_ADD_NORM,  /* res += x, then o = norm(res) (o may be res or x) */
     OP_SWIGLU,    /* o = act(o) * x (gate, up) */
     OP_ACT,       /* o = act(o) */
     OP_ROPE,      /* rotate-half RoPE on q (o) and k (x) */
@@ -244,6 +283,7 @@ struct row_job {
     enum row_op op;
     float *o;
     const float *x, *w, *b;
+    float *res;  /* OP_ADD_NORM: the residual stream */
     int n;       /* columns */
     int64_t M;   /* rows */
     int T;       /* tokens per sequence (positions for RoPE) */
@@ -268,6 +308,16 @@ static void row_task(void *ctx, int64_t task, int worker)
         case OP_ADD:
             vadd(o, x, j->n);
             break;
+        case OP_ADD_NORM: {
+            float *res = j->res + r * j->n;
+            vadd(res, x, j->n); /* x's row is read before o's is written */
+            if (c->layer_norm) {
+                layernorm(o, res, j->w, j->b, j->n, c->norm_eps);
+            } else {
+                rmsnorm(o, res, j->w, j->n, c->norm_eps);
+            }
+            break;
+        }
         case OP_SWIGLU:
             vswiglu(o, x, j->n); /* LLaMA family: hidden_act silu */
             break;
@@ -292,7 +342,16 @@ static void row_task(void *ctx, int64_t task, int worker)
 static void rows(struct alc_fwd *f, enum row_op op, float *o, const float *x,
                  const float *w, const float *b, int64_t M, int n, int T)
 {
-    struct row_job j = {f, op, o, x, w, b, n, M, T};
+    struct row_job j = {f, op, o, x, w, b, NULL, n, M, T};
+    alc_pool_run(f->pool, (M + ROWS_TASK - 1) / ROWS_TASK, row_task, &j);
+}
+
+/* res (M, C) += x, then o = norm(res): the residual add and the next norm
+ * in one pass. */
+static void add_norm(struct alc_fwd *f, float *o, float *res, const float *x,
+                     const float *w, const float *b, int64_t M)
+{
+    struct row_job j = {f, OP_ADD_NORM, o, x, w, b, res, f->c->dim, M, 0};
     alc_pool_run(f->pool, (M + ROWS_TASK - 1) / ROWS_TASK, row_task, &j);
 }
 
@@ -729,9 +788,11 @@ int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x,
         }
     }
     /* q = ain Wq^T + bq (M, H*D); k, v = ain Wk^T + bk, ain Wv^T + bv */
-    matmul(f, s->q, ain, b->w[ALC_LIN_Q], b->b[ALC_LIN_Q], B, T, qd, C);
-    matmul(f, s->k, ain, b->w[ALC_LIN_K], b->b[ALC_LIN_K], B, T, kvd, C);
-    matmul(f, s->v, ain, b->w[ALC_LIN_V], b->b[ALC_LIN_V], B, T, kvd, C);
+    float *qkv[3] = {s->q, s->k, s->v};
+    const float *wqkv[3] = {b->w[ALC_LIN_Q], b->w[ALC_LIN_K], b->w[ALC_LIN_V]};
+    const float *bqkv[3] = {b->b[ALC_LIN_Q], b->b[ALC_LIN_K], b->b[ALC_LIN_V]};
+    int nqkv[3] = {qd, kvd, kvd};
+    matmul_n(f, 3, qkv, ain, wqkv, bqkv, nqkv, B, T, C);
     /* q, k = apply_rotary_pos_emb(q, k, cos, sin) */
     if (c->rope) {
         rows(f, OP_ROPE, s->q, s->k, NULL, NULL, M, 0, T);
@@ -741,29 +802,29 @@ int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x,
     if (call_hook(hook, hook_ctx, b, ALC_LIN_O, s->att, M, d)) {
         return -1;
     }
-    /* xb = att Wo^T + bo; x = x + xb */
+    /* xb = att Wo^T + bo */
     matmul(f, s->xb, s->att, b->w[ALC_LIN_O], b->b[ALC_LIN_O], B, T, C, qd);
-    rows(f, OP_ADD, x, s->xb, NULL, NULL, M, C, T);
-    if (!c->pre_norm) {
-        norm(f, x, x, b->norm1, b->norm1_b, M);
+    if (c->pre_norm) {
+        /* x = x + xb; xb = norm2(x), the MLP's input */
+        add_norm(f, s->xb, x, s->xb, b->norm2, b->norm2_b, M);
+    } else {
+        /* x = norm1(x + xb) (OPT post-norm) */
+        add_norm(f, x, x, s->xb, b->norm1, b->norm1_b, M);
     }
 
     /* -- MLP -- */
-    const float *min = x;
-    if (c->pre_norm) {
-        norm(f, s->xb, x, b->norm2, b->norm2_b, M);
-        min = s->xb;
-    }
+    const float *min = c->pre_norm ? s->xb : x;
     if (call_hook(hook, hook_ctx, b, ALC_LIN_GATE, min, M, d) ||
         call_hook(hook, hook_ctx, b, ALC_LIN_UP, min, M, d)) {
         return -1;
     }
     if (c->gated_mlp) {
         /* hb = act(min Wg^T) * (min Wu^T)   (M, F) */
-        matmul(f, s->hb, min, b->w[ALC_LIN_GATE], b->b[ALC_LIN_GATE], B, T,
-               F, C);
-        matmul(f, s->hb2, min, b->w[ALC_LIN_UP], b->b[ALC_LIN_UP], B, T, F,
-               C);
+        float *gu[2] = {s->hb, s->hb2};
+        const float *wgu[2] = {b->w[ALC_LIN_GATE], b->w[ALC_LIN_UP]};
+        const float *bgu[2] = {b->b[ALC_LIN_GATE], b->b[ALC_LIN_UP]};
+        int ngu[2] = {F, F};
+        matmul_n(f, 2, gu, min, wgu, bgu, ngu, B, T, C);
         rows(f, OP_SWIGLU, s->hb, s->hb2, NULL, NULL, M, F, T);
     } else {
         /* hb = act(min W1^T + b1)   (M, F) */
@@ -774,12 +835,13 @@ int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x,
     if (call_hook(hook, hook_ctx, b, ALC_LIN_DOWN, s->hb, M, d)) {
         return -1;
     }
-    /* xb = hb Wd^T + bd; x = x + xb */
+    /* xb = hb Wd^T + bd; x = x + xb (post-norm: x = norm2(x + xb)) */
     matmul(f, s->xb, s->hb, b->w[ALC_LIN_DOWN], b->b[ALC_LIN_DOWN], B, T, C,
            F);
-    rows(f, OP_ADD, x, s->xb, NULL, NULL, M, C, T);
-    if (!c->pre_norm) {
-        norm(f, x, x, b->norm2, b->norm2_b, M);
+    if (c->pre_norm) {
+        rows(f, OP_ADD, x, s->xb, NULL, NULL, M, C, T);
+    } else {
+        add_norm(f, x, x, s->xb, b->norm2, b->norm2_b, M);
     }
     return 0;
 }
@@ -1012,6 +1074,35 @@ int alc_fwd_logits(struct alc_fwd *f, const int32_t *ids, int B, int T,
         return -1;
     }
     return alc_fwd_head_logits(f, f->s.x, B, T, logits, d);
+}
+
+const char *alc_fwd_blas_core(void)
+{
+    return openblas_get_corename();
+}
+
+const char *alc_fwd_blas_advice(void)
+{
+    static const char *const generic[] = {"prescott", "core2", "nehalem",
+                                          "atom", "katmai", "coppermine"};
+    const char *core = openblas_get_corename();
+    int is_generic = 0;
+    for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++) {
+        is_generic |= strcasecmp(core, generic[i]) == 0;
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (is_generic && __builtin_cpu_supports("avx512f")) {
+        return "OpenBLAS did not recognise this CPU and runs generic kernels;"
+               " set OPENBLAS_CORETYPE=SkylakeX (AVX-512) for faster GEMMs";
+    }
+    if (is_generic && __builtin_cpu_supports("avx2")) {
+        return "OpenBLAS did not recognise this CPU and runs generic kernels;"
+               " set OPENBLAS_CORETYPE=Haswell (AVX2) for faster GEMMs";
+    }
+#endif
+    (void)is_generic;
+    return NULL;
 }
 
 double alc_fwd_flops(const struct alc_config *c, int B, int T)

@@ -153,6 +153,16 @@ int alc_fwd_nll(struct alc_fwd *f, const int32_t *ids, int B, int T,
 int alc_fwd_logits(struct alc_fwd *f, const int32_t *ids, int B, int T,
                    float *logits, struct alc_diag *d);
 
+/*
+ * The OpenBLAS kernel family in use ("SkylakeX", "Haswell", ...), and
+ * advice when it is a generic one on a CPU with AVX2 or AVX-512: Debian's
+ * OpenBLAS 0.3.21 does not recognise some newer CPUs (measured: an Intel
+ * family 6 model 207 ran its SSE3 "Prescott" kernels, 4x slower) and
+ * OPENBLAS_CORETYPE fixes it. Returns NULL when there is nothing to say.
+ */
+const char *alc_fwd_blas_core(void);
+const char *alc_fwd_blas_advice(void);
+
 /* FLOPs of one forward of B x T tokens as alc_fwd_nll computes it: 2*M*N*K
  * for every linear and the head, plus 4*D per query-key pair of the causal
  * attention (QK^T and PV; only the pairs the mask keeps). */

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "data.h"
 #include "eval.h"
+#include "forward.h"
 #include "model.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -263,8 +264,10 @@ static void print_text(const struct args *a, const struct alc_model *m,
            "dropped), %lld predictions\n",
            (long long)r->n_windows, r->seqlen, (long long)r->n_avail,
            (long long)r->n_dropped, (long long)r->n_scored);
-    printf("compute    fp32 on %d threads, batch %d: %.2f s, %.0f tokens/s\n",
-           r->n_threads, r->batch, r->seconds, r->tokens_per_s);
+    printf("compute    fp32 on %d threads, batch %d, OpenBLAS %s kernels: "
+           "%.2f s, %.0f tokens/s\n",
+           r->n_threads, r->batch, alc_fwd_blas_core(), r->seconds,
+           r->tokens_per_s);
     printf("protocol   PPL = exp(mean over windows of the mean next-token "
            "NLL); +/- = PPL * sd / sqrt(windows)\n");
     printf("Final estimate: PPL = %.4f +/- %.4f\n", r->ppl, r->ppl_se);
@@ -303,12 +306,14 @@ static void print_json(const struct args *a, const struct alc_model *m,
     alc_sb_printf(&sb, ", \"tokens\": %lld, \"seqlen\": %d, \"windows\": "
                   "%lld, \"windows_available\": %lld, \"tail_dropped\": "
                   "%lld, \"predictions\": %lld, \"threads\": %d, "
-                  "\"batch\": %d, \"seconds\": %.6f, \"tokens_per_s\": %.3f, "
+                  "\"batch\": %d, \"blas\": \"%s\", \"seconds\": %.6f, "
+                  "\"tokens_per_s\": %.3f, "
                   "\"mean_nll\": %.17g, \"nll_sd\": %.17g, \"ppl\": %.17g, "
                   "\"ppl_stderr\": %.17g}\n",
                   (long long)r->n_ids, r->seqlen, (long long)r->n_windows,
                   (long long)r->n_avail, (long long)r->n_dropped,
-                  (long long)r->n_scored, r->n_threads, r->batch, r->seconds,
+                  (long long)r->n_scored, r->n_threads, r->batch,
+                  alc_fwd_blas_core(), r->seconds,
                   r->tokens_per_s, r->mean_nll, r->nll_sd, r->ppl,
                   r->ppl_se);
     fputs(sb.s, stdout);
@@ -336,6 +341,9 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     have_model = 1;
+    if (alc_fwd_blas_advice() != NULL) {
+        fprintf(stderr, "dsac eval: warning: %s\n", alc_fwd_blas_advice());
+    }
     if (read_input(&a, &in, &d) != 0) {
         goto done;
     }
