@@ -183,6 +183,12 @@ enum tok_nf {
 int alc_tok_unicode_apply(enum tok_nf form, struct alc_sb *out, const char *s,
                           size_t n, struct alc_diag *d);
 
+/* ---- Regex dialect (tok_regex.c) ---- */
+
+/* Appends src, an Oniguruma regex as tokenizer.json holds it, rewritten
+ * for PCRE2 (PCRE2_UTF | PCRE2_UCP) with onig's \s, \w and \h. */
+void alc_tok_regex_from_onig(struct alc_sb *out, const char *src);
+
 /* ---- Tokenizer description (filled by tok_load.c) ---- */
 
 /* A pattern: a literal string (re == NULL) or a compiled regex. */

@@ -23,10 +23,14 @@ static const char gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
     "|\\s+(?!\\S)|\\s+";
 
-/* Unicode White_Space, for WhitespaceSplit. */
-static const char space_pattern[] =
-    "[\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}"
-    "\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}]";
+/* Rust's char::is_whitespace, for WhitespaceSplit. */
+static const char space_pattern[] = "\\p{White_Space}";
+
+/* The Rust regex crate's \\w+|[^\\w\\s]+, for Whitespace. */
+static const char words_pattern[] =
+    "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]+|"
+    "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}"
+    "\\p{White_Space}]+";
 
 /* Rust's is_ascii_punctuation || General_Category P, for Punctuation. */
 static const char punct_pattern[] =
@@ -73,6 +77,12 @@ static const char *show(char *buf, size_t cap, const char *s)
     return buf;
 }
 
+/* "where." before a key, or nothing at the top of a file. */
+static const char *dot(const char *where)
+{
+    return where[0] != '\0' ? "." : "";
+}
+
 static const cJSON *get(const cJSON *o, const char *key)
 {
     return cJSON_GetObjectItemCaseSensitive(o, key);
@@ -92,7 +102,8 @@ static int opt_bool(struct loader *L, const cJSON *o, const char *where,
         return 0;
     }
     if (!cJSON_IsBool(x)) {
-        return fail(L, "%s.%s: expected true or false", where, key);
+        return fail(L, "%s%s%s: expected true or false", where, dot(where),
+                    key);
     }
     *out = cJSON_IsTrue(x);
     return 0;
@@ -108,7 +119,7 @@ static int opt_str(struct loader *L, const cJSON *o, const char *where,
         return 0;
     }
     if (!cJSON_IsString(x)) {
-        return fail(L, "%s.%s: expected a string", where, key);
+        return fail(L, "%s%s%s: expected a string", where, dot(where), key);
     }
     *out = x->valuestring;
     return 0;
@@ -121,7 +132,8 @@ static int req_str(struct loader *L, const cJSON *o, const char *where,
         return -1;
     }
     if (*out == NULL) {
-        return fail(L, "%s.%s: missing (expected a string)", where, key);
+        return fail(L, "%s%s%s: missing (expected a string)", where, dot(where),
+                    key);
     }
     return 0;
 }
@@ -149,8 +161,8 @@ static int opt_int(struct loader *L, const cJSON *o, const char *where,
         return 0;
     }
     if (as_int(x, lo, hi, out) != 0) {
-        return fail(L, "%s.%s: expected an integer in [%ld, %ld]", where, key,
-                    lo, hi);
+        return fail(L, "%s%s%s: expected an integer in [%ld, %ld]", where,
+                    dot(where), key, lo, hi);
     }
     return 0;
 }
@@ -214,16 +226,46 @@ static int add_regex(struct loader *L, pcre2_code *re)
     return 0;
 }
 
-/* Compiles a regex (literal: a string pattern) into *out. */
+/* How a pattern's text is read. */
+enum pat_kind {
+    PAT_LITERAL, /* a "String" pattern */
+    PAT_ONIG,    /* a "Regex" pattern: Oniguruma syntax, rewritten */
+    PAT_PCRE2,   /* our own built-in patterns */
+};
+
+static pcre2_code *pcre2_from(const char *src, enum pat_kind kind, int *err,
+                              PCRE2_SIZE *off)
+{
+    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    opts |= kind == PAT_LITERAL ? PCRE2_LITERAL : PCRE2_UCP;
+    return pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, opts, err, off,
+                         NULL);
+}
+
+/* Compiles a pattern into *out (owned by the tokenizer). */
 static int compile(struct loader *L, const char *where, const char *src,
-                   int literal, pcre2_code **out)
+                   enum pat_kind kind, pcre2_code **out)
 {
     int err = 0;
     PCRE2_SIZE off = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
-    opts |= literal ? PCRE2_LITERAL : PCRE2_UCP; /* UCP: Unicode \s, \w */
-    *out = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, opts, &err,
-                         &off, NULL);
+    struct alc_sb sb;
+    alc_sb_init(&sb);
+    if (kind == PAT_ONIG) {
+        alc_tok_regex_from_onig(&sb, src);
+    }
+    *out = pcre2_from(kind == PAT_ONIG ? sb.s : src, kind, &err, &off);
+    if (*out == NULL && kind == PAT_ONIG) {
+        /* report against the text as written when it fails there too */
+        int err2 = 0;
+        PCRE2_SIZE off2 = 0;
+        pcre2_code *orig = pcre2_from(src, PAT_PCRE2, &err2, &off2);
+        if (orig == NULL) {
+            err = err2;
+            off = off2;
+        }
+        pcre2_code_free(orig);
+    }
+    alc_sb_free(&sb);
     if (*out == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
@@ -251,11 +293,11 @@ static int load_pattern(struct loader *L, const cJSON *o, const char *where,
     if (lit != NULL) {
         p->lit = dup(L, lit, strlen(lit));
         p->lit_len = strlen(lit);
-        return p->lit == NULL ? -1 : compile(L, w, lit, 1, &p->re);
+        return p->lit == NULL ? -1 : compile(L, w, lit, PAT_LITERAL, &p->re);
     }
     if (re != NULL) {
         snprintf(w, sizeof w, "%s.pattern.Regex", where);
-        return compile(L, w, re, 0, &p->re);
+        return compile(L, w, re, PAT_ONIG, &p->re);
     }
     return fail(L, "%s: expected {\"String\": ...} or {\"Regex\": ...}", w);
 }
@@ -769,7 +811,7 @@ static int builtin_split(struct loader *L, const char *where, const char *re,
     }
     p->behavior = b;
     p->invert = invert;
-    return compile(L, where, re, 0, &p->pat.re);
+    return compile(L, where, re, PAT_PCRE2, &p->pat.re);
 }
 
 static const char *const prepend_names[TOK_PREPEND_COUNT] = {
@@ -837,7 +879,8 @@ static int load_pre_bytelevel(struct loader *L, const cJSON *o,
         return -1;
     }
     L->t->byte_level = 1;
-    return use_regex ? compile(L, where, gpt2_pattern, 0, &p->pat.re) : 0;
+    return use_regex ? compile(L, where, gpt2_pattern, PAT_ONIG, &p->pat.re)
+                     : 0;
 }
 
 static int load_pre_split(struct loader *L, const cJSON *o, const char *where)
@@ -888,7 +931,7 @@ static int load_pre_builtin(struct loader *L, const cJSON *o, const char *where,
         return builtin_split(L, where, space_pattern, TOK_SPLIT_REMOVED, 0);
     }
     if (strcmp(type, "Whitespace") == 0) {
-        return builtin_split(L, where, "\\w+|[^\\w\\s]+", TOK_SPLIT_REMOVED, 1);
+        return builtin_split(L, where, words_pattern, TOK_SPLIT_REMOVED, 1);
     }
     if (strcmp(type, "Punctuation") == 0) {
         if (load_behavior(L, o, where, TOK_SPLIT_ISOLATED, &b) != 0) {
@@ -1289,25 +1332,27 @@ static int apply_config(struct loader *L, const cJSON *cfg,
 {
     const char *cls = NULL, *bos = NULL, *eos = NULL;
     int add_bos = -1, add_eos = -1;
-    if (opt_str(L, cfg, "tokenizer_config", "tokenizer_class", &cls) ||
-        config_token(L, cfg, "bos_token", &bos) != 0 ||
-        config_token(L, cfg, "eos_token", &eos) != 0 ||
-        opt_bool(L, cfg, "tokenizer_config", "add_bos_token", -1, &add_bos) !=
-            0 ||
-        opt_bool(L, cfg, "tokenizer_config", "add_eos_token", -1, &add_eos) !=
-            0) {
+    if (opt_str(L, cfg, "", "tokenizer_class", &cls) ||
+        config_token(L, cfg, "bos_token", &bos) ||
+        config_token(L, cfg, "eos_token", &eos) ||
+        opt_bool(L, cfg, "", "add_bos_token", -1, &add_bos) ||
+        opt_bool(L, cfg, "", "add_eos_token", -1, &add_eos)) {
         return -1;
     }
-    if (eos != NULL) {
-        L->t->eos_id = token_id(L->t, eos);
-    }
     if (rebuilds_template(cls)) {
+        /* the class's constructor defaults when the file leaves them out */
+        int gemma = strncmp(cls, "Gemma", 5) == 0;
+        bos = bos ? bos : gemma ? "<bos>" : "<s>";
+        eos = eos ? eos : gemma ? "<eos>" : "</s>";
         sp->prefix.n = sp->suffix.n = 0;
         add_bos = add_bos < 0 ? 1 : add_bos;
         add_eos = add_eos < 0 ? 0 : add_eos;
     } else {
         add_bos = add_bos == 1 && sp->prefix.n == 0;
         add_eos = add_eos == 1 && sp->suffix.n == 0;
+    }
+    if (eos != NULL) {
+        L->t->eos_id = token_id(L->t, eos);
     }
     if (add_bos && config_add(L, "bos_token", bos, &sp->prefix) != 0) {
         return -1;

@@ -171,17 +171,20 @@ static int byte_is_printable(unsigned b)
            (b >= 0xAE && b <= 0xFF);
 }
 
+/* The other bytes, in order, take 256, 257, ...: 0x00-0x20 -> 256-288,
+ * 0x7F-0xA0 -> 289-322, 0xAD -> 323. */
 uint32_t alc_tok_byte_char(unsigned b)
 {
     if (byte_is_printable(b)) {
         return b;
     }
-    /* the others take 256, 257, ... in byte order */
-    uint32_t n = 0;
-    for (unsigned c = 0; c < b; c++) {
-        n += !byte_is_printable(c);
+    if (b <= 0x20) {
+        return 256 + b;
     }
-    return 256 + n;
+    if (b >= 0x7F && b <= 0xA0) {
+        return 289 + (b - 0x7F);
+    }
+    return 323; /* 0xAD, the soft hyphen */
 }
 
 int alc_tok_char_byte(uint32_t cp)
@@ -189,16 +192,13 @@ int alc_tok_char_byte(uint32_t cp)
     if (cp < 256) {
         return byte_is_printable(cp) ? (int)cp : -1;
     }
-    uint32_t k = cp - 256;
-    for (unsigned b = 0; b < 256; b++) {
-        if (!byte_is_printable(b)) {
-            if (k == 0) {
-                return (int)b;
-            }
-            k--;
-        }
+    if (cp <= 288) {
+        return (int)(cp - 256);
     }
-    return -1;
+    if (cp <= 322) {
+        return (int)(cp - 289 + 0x7F);
+    }
+    return cp == 323 ? 0xAD : -1;
 }
 
 /* ---- Normalization through ICU ---- */

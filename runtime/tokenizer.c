@@ -273,6 +273,21 @@ static int replace_all(struct run *r, const struct tok_pattern *p,
                        const char *with, size_t with_len, const char *s,
                        size_t n, struct alc_sb *out, struct spans *tmp)
 {
+    if (p->lit_len > 0) {
+        /* a literal streams: no span list over a long text */
+        const char *end = s + n;
+        while (s < end) {
+            const char *m = memmem(s, (size_t)(end - s), p->lit, p->lit_len);
+            size_t k = m != NULL ? (size_t)(m - s) : (size_t)(end - s);
+            alc_sb_append(out, s, k);
+            if (m == NULL) {
+                break;
+            }
+            alc_sb_append(out, with, with_len);
+            s = m + p->lit_len;
+        }
+        return 0;
+    }
     if (find_matches(r, p, s, n, tmp) != 0) {
         return -1;
     }

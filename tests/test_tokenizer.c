@@ -285,6 +285,14 @@ static void test_tok_sp_metaspace_layout(void **state)
     int32_t *ib = enc(legacy, "And God said", 12, 1, &nb);
     assert_ids_eq(ia, na, ib, nb);
     check_roundtrip(meta, "And God said", 12, 1);
+    /* the Metaspace decoder drops the first token's "▁" */
+    cJSON_ReplaceItemInObject(
+        j, "decoder",
+        cJSON_Parse("{\"type\": \"Metaspace\", \"replacement\": \"\u2581\","
+                    " \"prepend_scheme\": \"first\", \"split\": false}"));
+    struct alc_tokenizer *meta2 = load_cjson(j, cfg);
+    check_roundtrip(meta2, "And God said, Let there be light.", 33, 1);
+    alc_tok_free(meta2);
     free(ia);
     free(ib);
     /* split: true gives the same on text with single spaces */
@@ -304,6 +312,55 @@ static void test_tok_sp_metaspace_layout(void **state)
     alc_tok_free(legacy);
     free(cfg);
     cJSON_Delete(j);
+}
+
+/* Encoding from several threads at once gives the sequential ids. */
+struct par_job {
+    const struct alc_tokenizer *t;
+    const char *text;
+    size_t len;
+    int32_t *ids[8];
+    int64_t n[8];
+    int failed;
+};
+
+static void par_task(void *ctx, int64_t task, int worker)
+{
+    struct par_job *j = ctx;
+    struct alc_diag d;
+    size_t start = j->len * (size_t)task / 8;
+    (void)worker;
+    alc_diag_init(&d);
+    if (alc_tok_encode(j->t, j->text + start, j->len - start, 1, &j->ids[task],
+                       &j->n[task], &d) != 0) {
+        j->failed = 1;
+    }
+    alc_diag_free(&d);
+}
+
+static void test_tok_threads(void **state)
+{
+    struct par_job j = {0};
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        j.t =
+            load_dir(k == 0 ? "examples/tiny-llama" : "examples/tokenizer-sp");
+        j.text = read_text("examples/corpus/kjv.test.raw", &j.len);
+        struct alc_pool *pool = alc_pool_new(4);
+        alc_pool_run(pool, 8, par_task, &j);
+        alc_pool_free(pool);
+        assert_false(j.failed);
+        for (int i = 0; i < 8; i++) {
+            int64_t n;
+            size_t start = j.len * (size_t)i / 8;
+            int32_t *ids = enc(j.t, j.text + start, j.len - start, 1, &n);
+            assert_ids_eq(j.ids[i], j.n[i], ids, n);
+            free(ids);
+            free(j.ids[i]);
+        }
+        free((char *)j.text);
+        alc_tok_free((struct alc_tokenizer *)j.t);
+    }
 }
 
 /* Converts model.merges from "a b" strings to ["a", "b"] pairs. */
@@ -642,6 +699,80 @@ static void test_tok_llama3_split(void **state)
     alc_tok_free(t);
 }
 
+/* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the
+ * others take 256, 257, ... in byte order; the table inverts. */
+static void test_tok_byte_table(void **state)
+{
+    uint32_t next = 256;
+    (void)state;
+    for (unsigned b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
+                        (b >= 0xAE && b <= 0xFF);
+        uint32_t want = printable ? b : next++;
+        assert_int_equal(alc_tok_byte_char(b), want);
+        assert_int_equal(alc_tok_char_byte(want), (int)b);
+    }
+    assert_int_equal(next, 324);
+    assert_int_equal(alc_tok_char_byte(324), -1);
+    assert_int_equal(alc_tok_char_byte(0x20), -1);
+    assert_int_equal(alc_tok_byte_char(' '), 0x120); /* "Ġ" */
+}
+
+/* Oniguruma classes rewritten for PCRE2; escapes and POSIX classes kept. */
+static void test_tok_regex_dialect(void **state)
+{
+    static const char *const cases[][2] = {
+        {"[^\\s\\p{L}]+", "[^\\p{White_Space}\\p{L}]+"},
+        {"\\s+(?!\\S)", "\\p{White_Space}+(?!\\P{White_Space})"},
+        {"\\w+", "[\\p{L}\\p{M}\\p{Nd}\\p{Pc}]+"},
+        {"[]\\w]", "[]\\p{L}\\p{M}\\p{Nd}\\p{Pc}]"},
+        {"\\\\s[[:alpha:]\\h]", "\\\\s[[:alpha:]0-9a-fA-F]"},
+        {"\\p{N}{1,3}", "\\p{N}{1,3}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct alc_sb sb;
+        alc_sb_init(&sb);
+        alc_tok_regex_from_onig(&sb, cases[i][0]);
+        assert_string_equal(alc_sb_str(&sb), cases[i][1]);
+        alc_sb_free(&sb);
+    }
+}
+
+/* Appends s with every byte as its GPT-2 byte-level character. */
+static void bytemap(struct alc_sb *out, const char *s)
+{
+    for (; *s; s++) {
+        char buf[4];
+        size_t k = alc_tok_utf8_put(buf, alc_tok_byte_char((unsigned char)*s));
+        alc_sb_append(out, buf, k);
+    }
+}
+
+/* U+180E is no whitespace for onig (Cf since Unicode 6.3), though PCRE2's
+ * \s matches it: GPT-2's split keeps " \u180E" as punctuation. The Rust
+ * \w of the Whitespace pre-tokenizer includes combining marks. */
+static void test_tok_regex_classes(void **state)
+{
+    struct alc_sb want;
+    (void)state;
+    struct alc_tokenizer *t = byte_with_pre("{\"type\": \"ByteLevel\", "
+                                            "\"add_prefix_space\": false}");
+    alc_sb_init(&want);
+    alc_sb_puts(&want, "a|");
+    bytemap(&want, " \xe1\xa0\x8e");
+    alc_sb_puts(&want, "|b");
+    check_split(t,
+                "a \xe1\xa0\x8e"
+                "b",
+                alc_sb_str(&want));
+    alc_sb_free(&want);
+    alc_tok_free(t);
+    t = byte_with_pre("{\"type\": \"Whitespace\"}");
+    check_split(t, "cafe\xcc\x81s, ok", "cafe\xcc\x81s|,|ok");
+    alc_tok_free(t);
+}
+
 /* Split behaviours and the built-in splitting pre-tokenizers. */
 static void test_tok_split_behaviors(void **state)
 {
@@ -777,6 +908,11 @@ static void test_tok_bos_config(void **state)
     assert_ids_eq(ids, n, want, 2);
     assert_int_equal(alc_tok_bos_id(t), -1);
     free(ids);
+    alc_tok_free(t);
+    /* the class's default bos_token "<s>" when the file has none */
+    t = load_cjson(j, "{\"tokenizer_class\": \"LlamaTokenizer\"}");
+    assert_int_equal(alc_tok_bos_id(t), 1);
+    assert_int_equal(alc_tok_eos_id(t), 2);
     alc_tok_free(t);
     cJSON_Delete(j);
     j = read_json("examples/tiny-llama/tokenizer.json");
@@ -918,6 +1054,9 @@ static void test_tok_errors(void **state)
                  "\"bos_token\": \"<s>\"}",
                  "tokenizer_config.json: bos_token '<s>' is not in the "
                  "vocabulary");
+    expect_error(BPE(VOCAB_ABC, "[]") "}", "{\"add_eos_token\": 1}",
+                 "tokenizer_config.json: add_eos_token: expected true or "
+                 "false");
     expect_error(BPE(VOCAB_ABC, "[]") "}", "{\n\"add_bos_token\": tru}",
                  "tokenizer_config.json:2:18: invalid JSON");
     expect_error("{\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, "
@@ -956,12 +1095,16 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tok_sp_cut_exact),
     cmocka_unit_test(test_tok_sp_metaspace_layout),
     cmocka_unit_test(test_tok_merge_pairs),
+    cmocka_unit_test(test_tok_threads),
     cmocka_unit_test(test_tok_empty),
     cmocka_unit_test(test_tok_invalid_utf8),
     cmocka_unit_test(test_tok_added_in_text),
     cmocka_unit_test(test_tok_added_flags),
     cmocka_unit_test(test_tok_gpt2_by_hand),
     cmocka_unit_test(test_tok_llama3_split),
+    cmocka_unit_test(test_tok_byte_table),
+    cmocka_unit_test(test_tok_regex_dialect),
+    cmocka_unit_test(test_tok_regex_classes),
     cmocka_unit_test(test_tok_split_behaviors),
     cmocka_unit_test(test_tok_normalizers),
     cmocka_unit_test(test_tok_ignore_merges),
