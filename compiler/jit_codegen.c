@@ -40,8 +40,8 @@ const char *const alc_cg_vfn_name[ALC_VFN_COUNT] = {
 
 const int alc_cg_raw_slots[ALC_ACC_COUNT] = {
     [ALC_ACC_SUM] = 1,
-    [ALC_ACC_MIN] = 1,
-    [ALC_ACC_MAX] = 1,
+    [ALC_ACC_MIN] = 2,
+    [ALC_ACC_MAX] = 2,
     [ALC_ACC_VAR] = 4,
     [ALC_ACC_STORE] = 0,
 };
@@ -505,21 +505,33 @@ static LLVMValueRef keep(struct pf *f, LLVMValueRef nv, LLVMValueRef old)
     return f->p_mask ? alc_cg_select(f->g, f->p_mask, nv, old) : nv;
 }
 
-/* min/max accumulate: IEEE 754-2019 minimum/maximum (see plan.h). */
-static LLVMValueRef acc_minmax(struct pf *f, int is_min, LLVMValueRef x,
-                               LLVMValueRef m)
+/* The chunk-relative element index of each lane at the position. */
+static LLVMValueRef elem_index(struct pf *f)
 {
     struct alc_cg *g = f->g;
-    LLVMBuilderRef b = g->b;
-    LLVMValueRef r = alc_cg_select(
-        g, alc_cg_fcmp(g, is_min ? LLVMRealOLT : LLVMRealOGT, x, m), x, m);
-    LLVMValueRef xb = LLVMBuildBitCast(b, x, g->v_i64, "");
-    LLVMValueRef mb = LLVMBuildBitCast(b, m, g->v_i64, "");
-    LLVMValueRef z = is_min ? LLVMBuildOr(b, xb, mb, "")
-                            : LLVMBuildAnd(b, xb, mb, "");
-    r = alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOEQ, x, m),
-                      LLVMBuildBitCast(b, z, g->v_f64, ""), r);
-    return alc_cg_select(g, is_nan(f, x), x, r);
+    LLVMValueRef e[ALC_VL];
+    for (int i = 0; i < ALC_VL; i++) {
+        e[i] = LLVMConstReal(g->t_f64, (double)i);
+    }
+    LLVMValueRef base = LLVMBuildSIToFP(g->b, f->p_off, g->t_f64, "");
+    return LLVMBuildFAdd(g->b, alc_cg_splat(g, base),
+                         LLVMConstVector(e, ALC_VL), "");
+}
+
+/* min/max with the index of the first occurrence (plan.h): a strictly
+ * smaller (larger) value replaces, ties keep the earlier; NaN sticks. */
+static void acc_minmax(struct pf *f, int is_min, LLVMValueRef x,
+                       LLVMValueRef *s)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef m = ld(f, s[0]), i = ld(f, s[1]);
+    LLVMValueRef better =
+        alc_cg_fcmp(g, is_min ? LLVMRealOLT : LLVMRealOGT, x, m);
+    LLVMValueRef nm = alc_cg_select(g, better, x, m);
+    LLVMValueRef ni = alc_cg_select(g, better, elem_index(f), i);
+    nm = alc_cg_select(g, is_nan(f, x), x, nm);
+    st(f, keep(f, nm, m), s[0]);
+    st(f, keep(f, ni, i), s[1]);
 }
 
 static void acc_var(struct pf *f, int a, int u, LLVMValueRef x)
@@ -566,9 +578,7 @@ static void acc_update(struct pf *f, int a, int u)
         break;
     case ALC_ACC_MIN:
     case ALC_ACC_MAX:
-        old = ld(f, s[0]);
-        st(f, keep(f, acc_minmax(f, acc->kind == ALC_ACC_MIN, x, old), old),
-           s[0]);
+        acc_minmax(f, acc->kind == ALC_ACC_MIN, x, s);
         break;
     case ALC_ACC_VAR:
         acc_var(f, a, u, x);
@@ -625,13 +635,15 @@ static void init_accs(struct pf *f)
     struct alc_cg *g = f->g;
     for (int a = 0; a < f->ps->n_accs; a++) {
         const struct alc_plan_acc *acc = &f->ps->accs[a];
-        double id[3];
+        double id[4];
         alc_plan_acc_identity(acc->kind, id);
         for (int u = 0; u < f->U; u++) {
             for (int s = 0; s < alc_cg_raw_slots[acc->kind]; s++) {
                 LLVMValueRef *p = acc_slot(f, a, u, s);
                 *p = LLVMBuildAlloca(g->b, g->v_f64, "acc");
-                st(f, alc_cg_vf(g, acc->kind == ALC_ACC_VAR ? 0.0 : id[0]),
+                /* raw VAR slots (n, K, s1, s2) all start at 0; SUM, MIN
+                 * and MAX start at their identity */
+                st(f, alc_cg_vf(g, acc->kind == ALC_ACC_VAR ? 0.0 : id[s]),
                    *p);
             }
         }

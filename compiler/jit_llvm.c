@@ -22,6 +22,7 @@
 #include <llvm-c/Core.h>
 
 #include "backend.h"
+#include "interp.h"
 #include "jit_internal.h"
 #include "llvm_compat.h"
 
@@ -391,9 +392,10 @@ static void tree_fold(enum alc_acc_kind k, double *s, int n, int w)
     }
 }
 
-/* Raw per-lane kernel output -> one combined record of the chunk. */
+/* Raw per-lane kernel output -> one combined record of the chunk, whose
+ * first element is element elem0 of its unit. */
 static void fold_raw(const struct alc_plan_pass *ps, int U, const double *raw,
-                     double *rec)
+                     int64_t elem0, double *rec)
 {
     const int W = U * ALC_VL;
     double tmp[4 * ALC_VL * 4];
@@ -403,11 +405,18 @@ static void fold_raw(const struct alc_plan_pass *ps, int U, const double *raw,
         const double *r = raw + pos;
         switch (acc->kind) {
         case ALC_ACC_SUM:
-        case ALC_ACC_MIN:
-        case ALC_ACC_MAX:
             memcpy(tmp, r, (size_t)W * sizeof *tmp);
             tree_fold(acc->kind, tmp, W, 1);
             rec[acc->slot] = tmp[0];
+            break;
+        case ALC_ACC_MIN:
+        case ALC_ACC_MAX: /* chunk-relative indices -> unit indices */
+            for (int l = 0; l < W; l++) {
+                tmp[2 * l] = r[l];
+                tmp[2 * l + 1] = r[W + l] + (double)elem0;
+            }
+            tree_fold(acc->kind, tmp, W, 2);
+            memcpy(rec + acc->slot, tmp, 2 * sizeof *tmp);
             break;
         case ALC_ACC_VAR:
             for (int l = 0; l < W; l++) {
@@ -445,7 +454,7 @@ static void run_chunk(void *ctx, int64_t task, int worker)
     pass_fn fn = x->j->fns[x->k * ALC_DT_COUNT + (int)mv->dtype];
     fn(w, mv->act, c->nr, mv->cols, mv->rows,
        x->env + (size_t)c->u * (size_t)x->j->ir.n_nodes, raw, st);
-    fold_raw(ps, x->j->opts.unroll, raw,
+    fold_raw(ps, x->j->opts.unroll, raw, c->elem0,
              x->rec + (size_t)ci * (size_t)ps->n_slots);
 }
 
@@ -473,7 +482,10 @@ static void finish_unit(struct pass_run *x, int u)
             for (int a = 0; a < r->acc[0]; a++) {
                 s += ps->accs[a].kind == ALC_ACC_STORE;
             }
-            v = alc_plan_quantile(x->store[s], uc->numel, env[n->arg[1]]);
+            /* the interpreter's own selection, on the same values in the
+             * same order */
+            v = alc_interp_reduce(ALC_OP_QUANTILE, x->store[s],
+                                  (size_t)uc->numel, env[n->arg[1]]);
         } else {
             v = alc_plan_finish(ps, r, &x->j->ir, rec, (double)uc->numel);
         }

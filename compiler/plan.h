@@ -40,9 +40,10 @@
  *
  * Host side. alc_plan_execute runs the stages and calls back into the
  * backend for each pass; alc_plan_finish turns combined accumulator states
- * into reduction values; alc_plan_reduce_values and alc_plan_rank implement
- * the layer -> model reductions and rank. Host arithmetic uses the op
- * table's map functions (ops.c), i.e. exactly the interpreter's semantics.
+ * into reduction values. Host arithmetic is exactly the interpreter's: the
+ * op table's map functions (ops.c), and its alc_interp_reduce /
+ * alc_interp_rank (interp.h) for layer -> model reductions, rank and the
+ * selection of a quantile from a unit's stored values.
  */
 #ifndef ALC_PLAN_H
 #define ALC_PLAN_H
@@ -57,10 +58,12 @@
 
 enum alc_acc_kind {
     ALC_ACC_SUM,   /* state {s}: s = sum f(x); identity 0 */
-    ALC_ACC_MIN,   /* state {m}: smallest f(x), NaN if any is NaN; -0 < +0
-                      (IEEE 754-2019 minimum, so independent of order);
-                      identity +inf */
-    ALC_ACC_MAX,   /* state {m}: largest, NaN sticky, +0 > -0; id. -inf */
+    ALC_ACC_MIN,   /* state {m, i}: smallest f(x) and the element index
+                      of its first occurrence (so that of +0 and -0 the
+                      first in element order wins, as in the interpreter);
+                      NaN if any is NaN; identity {+inf, +inf} */
+    ALC_ACC_MAX,   /* state {m, i}: largest, likewise; identity
+                      {-inf, +inf} */
     ALC_ACC_VAR,   /* state {n, K, d, m2}: count, a shift K (one of the
                       values), the mean's offset d = mean - K and the sum of
                       squared deviations m2 (Chan et al.'s parallel form,
@@ -160,26 +163,12 @@ void alc_plan_combine_tree(const struct alc_plan_pass *p, double *rec,
 void alc_plan_var_from_shifted(double n, double K, double s1, double s2,
                                double *state);
 /* The value of reduction red of pass p from its combined record, for a unit
- * of numel elements. Not for quantile (see alc_plan_quantile). */
+ * of numel elements. Not for quantile: select it from the stored values
+ * with alc_interp_reduce(ALC_OP_QUANTILE, ...). */
 double alc_plan_finish(const struct alc_plan_pass *p,
                        const struct alc_plan_red *red,
                        const struct alc_ir *ir, const double *rec,
                        double numel);
-
-/* ---- Host reductions ---- */
-
-/* torch.quantile(v, q) with linear interpolation; reorders v. NaN when n is
- * 0, q is outside [0, 1] or NaN, or any v is NaN. */
-double alc_plan_quantile(double *v, int64_t n, double q);
-/* A REDUCE op over n values, by its definition in ops.c (layer -> model);
- * q is the quantile's second argument, ignored otherwise. Sequential sums,
- * two-pass var. Reorders nothing (copies for quantile); -1.0 never means
- * failure: returns NaN when out of memory for quantile. */
-double alc_plan_reduce_values(enum alc_op op, const double *x, int64_t n,
-                              double q);
-/* rank across units: out[i] = 0-based rank of x[i] among the non-NaN x,
- * ties get the average rank, NaN stays NaN. */
-void alc_plan_rank(const double *x, int n, double *out);
 
 /* ---- Execution ---- */
 
@@ -204,7 +193,9 @@ int alc_plan_execute(const struct alc_plan *p, const struct alc_ir *ir,
                      const struct alc_eval_opts *opts, alc_plan_pass_fn fn,
                      void *ctx, double *env, struct alc_eval_out *out,
                      struct alc_diag *d);
-/* Checks units against the inputs bit set (alc_ir_inputs_used). */
+/* Checks units against the inputs bit set (alc_ir_inputs_used), with the
+ * interpreter's rules: every matrix has elements, weights of a known dtype,
+ * act vectors when wanda/act are read, alpha values when alpha_* are. */
 int alc_plan_check_units(unsigned inputs, const struct alc_units *units,
                          struct alc_diag *d);
 /* Number of elements of a unit (sum of rows * cols). */
