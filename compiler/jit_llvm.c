@@ -30,11 +30,19 @@ typedef void (*pass_fn)(const void *w, const float *act, int64_t nrows,
                         int64_t cols, int64_t mat_rows, const double *env,
                         double *raw, double **store);
 
+/* Machine code of one LLVM module, shared by the states compiled into it
+ * (alc_jit_compile_batch); freed with the last of them. */
+struct jit_code {
+    LLVMOrcResourceTrackerRef rt; /* owns the code in the JIT */
+    atomic_int refs;
+};
+
 struct alc_jit {
     struct alc_ir ir;        /* compacted copy, owned */
     struct alc_plan plan;
     struct alc_jit_opts opts;
-    LLVMOrcResourceTrackerRef rt; /* owns the machine code; NULL if none */
+    struct jit_code *code;   /* one reference; NULL without passes */
+    char prefix[32];         /* of its function names in the module */
     pass_fn *fns;            /* (n_passes * ALC_DT_COUNT) */
     int *raw_size;           /* (n_passes) doubles per raw record */
     alc_jit_vfn_ptr vfns[ALC_VFN_COUNT];
@@ -57,6 +65,9 @@ static void norm_opts(struct alc_jit_opts *o, const struct alc_jit_opts *in)
     }
     if (o->unroll > 4) {
         o->unroll = 4;
+    }
+    if (o->chunk <= 0) {
+        o->chunk = ALC_JIT_CHUNK;
     }
     o->dtypes &= (1u << ALC_DT_COUNT) - 1;
     if (o->dtypes == 0) {
@@ -92,26 +103,20 @@ static void define_symbols(void)
     alc_diag_free(&d);
 }
 
-/* Builds the module of j's plan into u (not optimised). */
-static int build_module(struct alc_llvm_unit *u, const struct alc_ir *ir,
-                        const struct alc_plan *plan,
-                        const struct alc_jit_opts *opts, const char *prefix,
-                        int vmath, struct alc_diag *d)
+/* Starts a module in u with a code generator g over it. */
+static int begin_module(struct alc_llvm_unit *u, struct alc_cg *g,
+                        const struct alc_jit_opts *opts, struct alc_diag *d)
 {
-    struct alc_cg g = {0};
-    int rc = -1;
-    if (alc_llvm_unit_init(u, prefix, d) != 0) {
+    memset(g, 0, sizeof *g);
+    if (alc_llvm_unit_init(u, "alc", d) != 0) {
         return -1;
     }
-    g.ctx = u->ctx;
-    g.mod = u->mod;
-    g.opts = opts;
-    g.b = LLVMCreateBuilderInContext(g.ctx);
-    alc_cg_types(&g);
-    rc = vmath ? alc_cg_vmath_module(&g, prefix, d)
-               : alc_cg_plan(&g, ir, plan, prefix, d);
-    LLVMDisposeBuilder(g.b);
-    return rc;
+    g->ctx = u->ctx;
+    g->mod = u->mod;
+    g->opts = opts;
+    g->b = LLVMCreateBuilderInContext(g->ctx);
+    alc_cg_types(g);
+    return 0;
 }
 
 static int raw_record_size(const struct alc_plan_pass *ps, int U)
@@ -123,8 +128,7 @@ static int raw_record_size(const struct alc_plan_pass *ps, int U)
     return n;
 }
 
-static int lookup_passes(struct alc_jit *j, const char *prefix,
-                         struct alc_diag *d)
+static int lookup_passes(struct alc_jit *j, struct alc_diag *d)
 {
     char name[160];
     for (int k = 0; k < j->plan.n_passes; k++) {
@@ -134,7 +138,7 @@ static int lookup_passes(struct alc_jit *j, const char *prefix,
             if (!(j->opts.dtypes & (1u << dt))) {
                 continue;
             }
-            snprintf(name, sizeof name, "%sp%d_%s", prefix, k + 1,
+            snprintf(name, sizeof name, "%sp%d_%s", j->prefix, k + 1,
                      alc_cg_dtype_suffix[dt]);
             if (alc_llvm_lookup(name, &addr, d) != 0) {
                 return -1;
@@ -145,13 +149,12 @@ static int lookup_passes(struct alc_jit *j, const char *prefix,
     return 0;
 }
 
-static int lookup_vmath(struct alc_jit *j, const char *prefix,
-                        struct alc_diag *d)
+static int lookup_vmath(struct alc_jit *j, struct alc_diag *d)
 {
     char name[160];
     for (int i = 0; i < ALC_VFN_COUNT; i++) {
         uint64_t addr = 0;
-        snprintf(name, sizeof name, "%s%s", prefix, alc_cg_vfn_name[i]);
+        snprintf(name, sizeof name, "%s%s", j->prefix, alc_cg_vfn_name[i]);
         if (alc_llvm_lookup(name, &addr, d) != 0) {
             return -1;
         }
@@ -160,39 +163,100 @@ static int lookup_vmath(struct alc_jit *j, const char *prefix,
     return 0;
 }
 
-/* Generates, optimises, adds and looks up j's code (under compile_mu). */
-static int jit_codegen(struct alc_jit *j, int vmath, struct alc_diag *d)
+static int ensure_symbols(struct alc_diag *d)
+{
+    pthread_once(&symbols_once, define_symbols);
+    if (symbols_ok) {
+        return 0;
+    }
+    /* repeat the definition to report why it failed (LLVM missing...) */
+    if (alc_llvm_define(ALC_JIT_VMAP_SYMBOL, (void *)alc_jit_vmap, d) == 0) {
+        alc_diag_errorf(d, "cannot register JIT helper symbols");
+    }
+    return -1;
+}
+
+/* Emits the functions of the states js[0 .. n) that have code into g's
+ * module, each under a fresh prefix; returns how many have code. */
+static int emit_states(struct alc_cg *g, struct alc_jit **js, int n,
+                       int vmath, struct alc_diag *d)
+{
+    int with_code = 0;
+    for (int i = 0; i < n; i++) {
+        struct alc_jit *j = js[i];
+        if (!vmath && j->plan.n_passes == 0) {
+            continue;
+        }
+        snprintf(j->prefix, sizeof j->prefix, "alc%llu_",
+                 (unsigned long long)atomic_fetch_add(&module_counter, 1));
+        int rc = vmath ? alc_cg_vmath_module(g, j->prefix, d)
+                       : alc_cg_plan(g, &j->ir, &j->plan, j->prefix, d);
+        if (rc != 0) {
+            return -1;
+        }
+        with_code++;
+    }
+    return with_code;
+}
+
+/*
+ * Generates one module for the states js[0 .. n) (all with the same
+ * options), optimises it, adds it to the JIT and looks up every function.
+ * One module amortises LLVM's fixed cost per compilation (pass and
+ * code-generation pipelines, linking) over the batch.
+ */
+static int codegen_batch(struct alc_jit **js, int n, int vmath,
+                         struct alc_diag *d)
 {
     struct alc_llvm_unit u = {0};
-    char prefix[64];
-    int rc = -1;
-    snprintf(prefix, sizeof prefix, "alc%llu_",
-             (unsigned long long)atomic_fetch_add(&module_counter, 1));
-    pthread_once(&symbols_once, define_symbols);
-    if (!symbols_ok) {
-        /* the LLVM initialisation error, if that was the cause */
-        if (alc_llvm_define(ALC_JIT_VMAP_SYMBOL, (void *)alc_jit_vmap, d) ==
-            0) {
-            alc_diag_errorf(d, "cannot register JIT helper symbols");
-        }
+    struct alc_cg g;
+    LLVMOrcResourceTrackerRef rt = NULL;
+    int rc = -1, with_code = 0;
+    if (ensure_symbols(d) != 0) {
         return -1;
     }
     pthread_mutex_lock(&compile_mu);
-    if (build_module(&u, &j->ir, &j->plan, &j->opts, prefix, vmath, d) !=
-            0 ||
-        alc_llvm_optimize(&u, d) != 0 || alc_llvm_add(&u, &j->rt, d) != 0) {
+    if (begin_module(&u, &g, &js[0]->opts, d) != 0) {
         goto done;
     }
-    rc = vmath ? lookup_vmath(j, prefix, d) : lookup_passes(j, prefix, d);
+    with_code = emit_states(&g, js, n, vmath, d);
+    LLVMDisposeBuilder(g.b);
+    if (with_code <= 0) {
+        rc = with_code;
+        goto done;
+    }
+    if (alc_llvm_optimize(&u, d) != 0 || alc_llvm_add(&u, &rt, d) != 0) {
+        goto done;
+    }
+    struct jit_code *code = calloc(1, sizeof *code);
+    if (code == NULL) {
+        alc_llvm_remove(rt);
+        alc_diag_errorf(d, "out of memory compiling the allocation");
+        goto done;
+    }
+    code->rt = rt;
+    atomic_init(&code->refs, with_code);
+    rc = 0;
+    for (int i = 0; i < n; i++) {
+        struct alc_jit *j = js[i];
+        if (!vmath && j->plan.n_passes == 0) {
+            continue;
+        }
+        j->code = code; /* each state holds one of the with_code refs */
+        if ((vmath ? lookup_vmath(j, d) : lookup_passes(j, d)) != 0) {
+            rc = -1;
+        }
+    }
 done:
     pthread_mutex_unlock(&compile_mu);
     alc_llvm_unit_free(&u);
     return rc;
 }
 
-struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
-                                const struct alc_jit_opts *opts,
-                                struct alc_diag *d)
+/* A state with its compacted IR and plan, no code yet. */
+static struct alc_jit *jit_new(const struct alc_ir *ir,
+                               const struct alc_jit_opts *opts,
+                               struct alc_diag *d)
 {
     struct alc_jit *j = calloc(1, sizeof *j);
     if (j == NULL) {
@@ -200,6 +264,10 @@ struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
         return NULL;
     }
     norm_opts(&j->opts, opts);
+    if (ir == NULL) {
+        alc_ir_init(&j->ir);
+        return j;
+    }
     if (alc_ir_compact(ir, &j->ir) != 0) {
         alc_diag_errorf(d, "out of memory compiling the allocation");
         free(j);
@@ -218,11 +286,40 @@ struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
         alc_jit_free(j);
         return NULL;
     }
-    if (j->plan.n_passes > 0 && jit_codegen(j, 0, d) != 0) {
-        alc_jit_free(j);
-        return NULL;
-    }
     return j;
+}
+
+int alc_jit_compile_batch(const struct alc_ir *const *irs, int n,
+                          const struct alc_jit_opts *opts,
+                          struct alc_jit **out, struct alc_diag *d)
+{
+    int rc = -1;
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        out[i] = jit_new(irs[i], opts, d);
+        if (out[i] == NULL) {
+            goto done;
+        }
+    }
+    rc = n > 0 ? codegen_batch(out, n, 0, d) : 0;
+done:
+    if (rc != 0) {
+        for (int i = 0; i < n; i++) {
+            alc_jit_free(out[i]);
+            out[i] = NULL;
+        }
+    }
+    return rc;
+}
+
+struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
+                                const struct alc_jit_opts *opts,
+                                struct alc_diag *d)
+{
+    struct alc_jit *j = NULL;
+    return alc_jit_compile_batch(&ir, 1, opts, &j, d) == 0 ? j : NULL;
 }
 
 struct alc_jit *alc_jit_compile_vmath(struct alc_diag *d)
@@ -234,7 +331,7 @@ struct alc_jit *alc_jit_compile_vmath(struct alc_diag *d)
     }
     norm_opts(&j->opts, NULL);
     alc_ir_init(&j->ir);
-    if (jit_codegen(j, 1, d) != 0) {
+    if (codegen_batch(&j, 1, 1, d) != 0) {
         alc_jit_free(j);
         return NULL;
     }
@@ -251,7 +348,10 @@ void alc_jit_free(struct alc_jit *j)
     if (j == NULL) {
         return;
     }
-    alc_llvm_remove(j->rt);
+    if (j->code != NULL && atomic_fetch_sub(&j->code->refs, 1) == 1) {
+        alc_llvm_remove(j->code->rt);
+        free(j->code);
+    }
     alc_plan_free(&j->plan);
     alc_ir_free(&j->ir);
     free(j->fns);
@@ -287,8 +387,14 @@ int alc_jit_emit(const struct alc_ir *ir, const struct alc_jit_opts *opts,
         alc_ir_free(&cir);
         return -1;
     }
+    struct alc_cg g;
     pthread_mutex_lock(&compile_mu);
-    if (build_module(&u, &cir, &plan, &o, "alc_", 0, d) != 0) {
+    if (begin_module(&u, &g, &o, d) != 0) {
+        goto done;
+    }
+    int bad = alc_cg_plan(&g, &cir, &plan, "alc_", d);
+    LLVMDisposeBuilder(g.b);
+    if (bad != 0) {
         goto done;
     }
     if (kind != ALC_JIT_EMIT_RAW && alc_llvm_optimize(&u, d) != 0) {
@@ -339,12 +445,12 @@ struct pass_run {
     double **wstore;         /* (n_workers * n_stores) per-call pointers */
     int64_t task0;           /* first chunk of the current parallel run */
     struct alc_pool *pool;
-    double perturb;
+    const struct alc_jit_eval *hooks; /* never NULL */
 };
 
-static int64_t chunk_rows(int64_t cols)
+static int64_t chunk_rows(int64_t chunk, int64_t cols)
 {
-    int64_t r = ALC_JIT_CHUNK / (cols > 0 ? cols : 1);
+    int64_t r = chunk / (cols > 0 ? cols : 1);
     return r > 0 ? r : 1;
 }
 
@@ -358,7 +464,7 @@ static int list_chunks(struct pass_run *x)
         x->uc[u].first = n;
         for (int m = 0; m < uv->n_mats; m++) {
             const struct alc_mat_view *mv = &uv->mats[m];
-            int64_t rpc = chunk_rows(mv->cols);
+            int64_t rpc = chunk_rows(x->j->opts.chunk, mv->cols);
             for (int64_t r = 0; mv->cols > 0 && r < mv->rows; r += rpc) {
                 if (n == cap) {
                     cap = cap ? cap * 2 : 256;
@@ -489,7 +595,16 @@ static void finish_unit(struct pass_run *x, int u)
         } else {
             v = alc_plan_finish(ps, r, &x->j->ir, rec, (double)uc->numel);
         }
-        env[r->node] = x->perturb != 0.0 ? v * (1.0 + x->perturb) : v;
+        size_t at = (size_t)r->node * (size_t)x->units->n_units + (size_t)u;
+        if (x->hooks->red_out != NULL) {
+            x->hooks->red_out[at] = v;
+        }
+        if (x->hooks->inject != NULL) {
+            v = x->hooks->inject[at];
+        } else if (x->hooks->perturb_red != 0.0) {
+            v *= 1.0 + x->hooks->perturb_red;
+        }
+        env[r->node] = v;
     }
 }
 
@@ -591,10 +706,13 @@ done:
 }
 
 int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
-                     const struct alc_eval_opts *opts, double perturb_red,
+                     const struct alc_eval_opts *opts,
+                     const struct alc_jit_eval *hooks,
                      struct alc_eval_out *out, struct alc_diag *d)
 {
-    struct pass_run x = {.j = j, .units = units, .perturb = perturb_red};
+    static const struct alc_jit_eval no_hooks = {0};
+    struct pass_run x = {.j = j, .units = units,
+                         .hooks = hooks != NULL ? hooks : &no_hooks};
     double t0 = alc_now();
     int rc = -1;
     if (units->n_units <= 0) {
@@ -649,7 +767,7 @@ static int llvm_evaluate(void *state, const struct alc_ir *ir,
         }
         o.params = pv;
     }
-    rc = alc_jit_evaluate(state, units, &o, 0.0, out, d);
+    rc = alc_jit_evaluate(state, units, &o, NULL, out, d);
     free(pv);
     return rc;
 }

@@ -34,7 +34,7 @@ static void eval_or_fail(struct alc_jit *j, const struct alc_units *U,
     struct alc_eval_opts o = {.S = 0.5, .params = NULL, .n_threads = threads};
     struct alc_eval_out out = {.sparsity = sparsity, .nodes = nodes};
     alc_diag_init(&d);
-    if (alc_jit_evaluate(j, U, &o, 0.0, &out, &d) != 0) {
+    if (alc_jit_evaluate(j, U, &o, NULL, &out, &d) != 0) {
         fail_msg("evaluate: %s", alc_diag_text(&d));
     }
     alc_diag_free(&d);
@@ -529,7 +529,7 @@ static void test_jit_missing_act_is_error(void **state)
     double sp[1];
     struct alc_eval_out out = {.sparsity = sp};
     alc_diag_init(&d);
-    assert_int_equal(alc_jit_evaluate(j, &U, &o, 0.0, &out, &d), -1);
+    assert_int_equal(alc_jit_evaluate(j, &U, &o, NULL, &out, &d), -1);
     assert_non_null(strstr(alc_diag_text(&d), "q_proj"));
     assert_non_null(strstr(alc_diag_text(&d), "block 0"));
     alc_diag_free(&d);
