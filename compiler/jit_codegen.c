@@ -175,6 +175,10 @@ struct pf {
     LLVMValueRef arg[A_N];
     LLVMValueRef *use;    /* (n_nodes) broadcast layer/model values */
     LLVMValueRef *val;    /* (n_nodes) element values at the position */
+    LLVMValueRef *truth;  /* (n_nodes) <VL x i1> equal to val != 0 for
+                             values known to be 0 or 1 (never NaN:
+                             comparisons, isnan, ...), else NULL */
+    LLVMValueRef t_out;   /* the truth of the node being emitted */
     LLVMValueRef *acc;    /* (n_accs * U * 4) accumulator allocas */
     LLVMValueRef *K;      /* (n_accs) var shifts */
     LLVMValueRef *sptr;   /* (n_accs) store base pointers */
@@ -269,6 +273,13 @@ static LLVMValueRef is_nan(struct pf *f, LLVMValueRef x)
     return alc_cg_fcmp(f->g, LLVMRealUNO, x, x);
 }
 
+/* A 0/1 result with its truth mask (see struct pf). */
+static LLVMValueRef with_truth(struct pf *f, LLVMValueRef c)
+{
+    f->t_out = c;
+    return b2d(f, c);
+}
+
 static LLVMValueRef emit_input(struct pf *f, int in)
 {
     struct alc_cg *g = f->g;
@@ -340,12 +351,12 @@ static LLVMValueRef emit_unary(struct pf *f, enum alc_op op, LLVMValueRef x)
     case ALC_OP_SQRT:
         return alc_cg_intrinsic(g, "llvm.sqrt", &g->v_f64, 1, a, 1);
     case ALC_OP_ISNAN:
-        return b2d(f, is_nan(f, x));
+        return with_truth(f, is_nan(f, x));
     case ALC_OP_ISINF:
-        return b2d(f, alc_cg_fcmp(
-                          g, LLVMRealOEQ,
-                          alc_cg_intrinsic(g, "llvm.fabs", &g->v_f64, 1, a, 1),
-                          alc_cg_vf(g, INFINITY)));
+        return with_truth(
+            f, alc_cg_fcmp(g, LLVMRealOEQ,
+                           alc_cg_intrinsic(g, "llvm.fabs", &g->v_f64, 1, a, 1),
+                           alc_cg_vf(g, INFINITY)));
     default: /* sin, cos, tan, asin, acos, atan, tanh */
         return alc_cg_vmap(g, op, x, NULL);
     }
@@ -378,7 +389,7 @@ static LLVMValueRef emit_logic(struct pf *f, int is_and, LLVMValueRef x,
 static LLVMValueRef emit_cmp(struct pf *f, LLVMRealPredicate p,
                              LLVMValueRef x, LLVMValueRef y)
 {
-    return b2d(f, alc_cg_fcmp(f->g, p, x, y));
+    return with_truth(f, alc_cg_fcmp(f->g, p, x, y));
 }
 
 static LLVMValueRef emit_binary(struct pf *f, enum alc_op op, LLVMValueRef x,
@@ -436,6 +447,40 @@ static LLVMValueRef emit_ternary(struct pf *f, enum alc_op op,
                         z);
 }
 
+static LLVMValueRef truth_of(struct pf *f, int node)
+{
+    return f->ir->nodes[node].level == ALC_LV_ELEM ? f->truth[node] : NULL;
+}
+
+/*
+ * where/not/and/or over operands known to be 0 or 1 (comparisons): the
+ * NaN cases of their definitions cannot arise, so they work on the i1
+ * masks directly instead of converting to 0.0/1.0 and back. NULL when
+ * the operands do not allow it.
+ */
+static LLVMValueRef emit_on_truth(struct pf *f, const struct alc_ir_node *n,
+                                  LLVMValueRef *a)
+{
+    LLVMBuilderRef b = f->g->b;
+    LLVMValueRef t0 = truth_of(f, n->arg[0]);
+    LLVMValueRef t1 = n->nargs > 1 ? truth_of(f, n->arg[1]) : NULL;
+    if (t0 == NULL) {
+        return NULL;
+    }
+    switch (n->op) {
+    case ALC_OP_WHERE:
+        return alc_cg_select(f->g, t0, a[1], a[2]);
+    case ALC_OP_NOT:
+        return with_truth(f, LLVMBuildNot(b, t0, ""));
+    case ALC_OP_AND:
+        return t1 ? with_truth(f, LLVMBuildAnd(b, t0, t1, "")) : NULL;
+    case ALC_OP_OR:
+        return t1 ? with_truth(f, LLVMBuildOr(b, t0, t1, "")) : NULL;
+    default:
+        return NULL;
+    }
+}
+
 static LLVMValueRef emit_node(struct pf *f, int i)
 {
     const struct alc_ir_node *n = &f->ir->nodes[i];
@@ -445,6 +490,10 @@ static LLVMValueRef emit_node(struct pf *f, int i)
     }
     for (int k = 0; k < n->nargs; k++) {
         a[k] = operand(f, n->arg[k]);
+    }
+    LLVMValueRef r = emit_on_truth(f, n, a);
+    if (r != NULL) {
+        return r;
     }
     switch (n->nargs) {
     case 1:
@@ -458,7 +507,9 @@ static LLVMValueRef emit_node(struct pf *f, int i)
 
 /* ---- Accumulators ---- */
 
-static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x)
+/* f's function of x; t is x's truth mask or NULL. */
+static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x,
+                           LLVMValueRef t)
 {
     struct alc_cg *g = f->g;
     LLVMValueRef zero = alc_cg_vf(g, 0.0), one = alc_cg_vf(g, 1.0);
@@ -470,9 +521,9 @@ static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x)
         return LLVMBuildFMul(g->b, x, x, "");
     case ALC_AF_LOG:
         return transc(f, ALC_OP_LOG, x);
-    case ALC_AF_NZ:
-        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealONE, x, zero), one,
-                             zero);
+    case ALC_AF_NZ: /* a 0/1 value counts as itself */
+        return alc_cg_select(g, t ? t : alc_cg_fcmp(g, LLVMRealONE, x, zero),
+                             one, zero);
     case ALC_AF_POS:
         return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), x,
                              zero);
@@ -568,7 +619,8 @@ static void acc_store(struct pf *f, int a, LLVMValueRef x)
 static void acc_update(struct pf *f, int a, int u)
 {
     const struct alc_plan_acc *acc = &f->ps->accs[a];
-    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node]);
+    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node],
+                            f->truth[acc->node]);
     LLVMValueRef *s = acc_slot(f, a, u, 0);
     LLVMValueRef old = NULL;
     switch (acc->kind) {
@@ -602,7 +654,9 @@ static void emit_position(struct pf *f, LLVMValueRef off, LLVMValueRef c,
     f->p_act = NULL;
     for (int i = 0; i < f->ps->n_elems; i++) {
         int node = f->ps->elems[i];
+        f->t_out = NULL;
         f->val[node] = emit_node(f, node);
+        f->truth[node] = f->t_out;
     }
 }
 
@@ -815,10 +869,11 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
     f.U = g->opts->unroll;
     f.use = calloc(nn, sizeof *f.use);
     f.val = calloc(nn, sizeof *f.val);
+    f.truth = calloc(nn, sizeof *f.truth);
     f.acc = calloc(na * (size_t)f.U * 4, sizeof *f.acc);
     f.K = calloc(na, sizeof *f.K);
     f.sptr = calloc(na, sizeof *f.sptr);
-    if (!f.use || !f.val || !f.acc || !f.K || !f.sptr) {
+    if (!f.use || !f.val || !f.truth || !f.acc || !f.K || !f.sptr) {
         goto done;
     }
     f.fn = declare_pass_fn(g, name);
@@ -840,6 +895,7 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
 done:
     free(f.use);
     free(f.val);
+    free(f.truth);
     free(f.acc);
     free(f.K);
     free(f.sptr);
