@@ -7,14 +7,15 @@
  * What the backend generates, per pass of the plan (plan.h) and per weight
  * dtype (F32, F16, BF16), one function
  *
- *   void <prefix>p<pass>_<dtype>(const void *w, const float *act,
+ *   void <prefix>p<pass>_<dtype>(const void *w, const double *act,
  *                                int64_t nrows, int64_t cols,
  *                                int64_t mat_rows, const double *env,
  *                                double *raw, double **store);
  *
  * that sweeps nrows rows of cols elements of one matrix (w points at the
  * first), computes the pass's element-level nodes as <8 x double> vectors
- * (weights converted in registers, act[col] widened), and writes each
+ * (weights converted in registers; act is the matrix's act vector widened
+ * to double once per evaluation), and writes each
  * accumulator's per-lane partial state to raw (see jit_llvm.c for the
  * layout) and the values of quantile operands to store[i]. Element-wise
  * ops without a vector lowering (sin, pow, ...) call back into ops.c's map

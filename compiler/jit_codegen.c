@@ -246,13 +246,13 @@ static LLVMValueRef load_w(struct pf *f)
     return v;
 }
 
+/* act[col] arrives as double (jit_llvm.c widens each act vector once per
+ * evaluation), so the loop spends no conversion on it. */
 static LLVMValueRef load_act(struct pf *f)
 {
     struct alc_cg *g = f->g;
     if (f->p_act == NULL) {
-        LLVMValueRef v =
-            vload(f, g->t_f32, g->v_f32, f->arg[A_ACT], f->p_c, 4);
-        f->p_act = LLVMBuildFPExt(g->b, v, g->v_f64, "");
+        f->p_act = vload(f, g->t_f64, g->v_f64, f->arg[A_ACT], f->p_c, 8);
     }
     return f->p_act;
 }

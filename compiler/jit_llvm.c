@@ -26,7 +26,7 @@
 #include "jit_internal.h"
 #include "llvm_compat.h"
 
-typedef void (*pass_fn)(const void *w, const float *act, int64_t nrows,
+typedef void (*pass_fn)(const void *w, const double *act, int64_t nrows,
                         int64_t cols, int64_t mat_rows, const double *env,
                         double *raw, double **store);
 
@@ -444,6 +444,9 @@ struct pass_run {
     double **store;          /* (n_stores) unit buffers while storing */
     double **wstore;         /* (n_workers * n_stores) per-call pointers */
     int64_t task0;           /* first chunk of the current parallel run */
+    double **act;            /* (n_units * max mats) act vectors as double,
+                                or NULLs when the program reads no act */
+    int max_mats;
     struct alc_pool *pool;
     const struct alc_jit_eval *hooks; /* never NULL */
 };
@@ -558,7 +561,8 @@ static void run_chunk(void *ctx, int64_t task, int worker)
                                               .size;
     }
     pass_fn fn = x->j->fns[x->k * ALC_DT_COUNT + (int)mv->dtype];
-    fn(w, mv->act, c->nr, mv->cols, mv->rows,
+    fn(w, x->act[(size_t)c->u * (size_t)x->max_mats + (size_t)c->m], c->nr,
+       mv->cols, mv->rows,
        x->env + (size_t)c->u * (size_t)x->j->ir.n_nodes, raw, st);
     fold_raw(ps, x->j->opts.unroll, raw, c->elem0,
              x->rec + (size_t)ci * (size_t)ps->n_slots);
@@ -705,6 +709,53 @@ done:
     return rc;
 }
 
+static void free_act(struct pass_run *x)
+{
+    size_t n = (size_t)x->units->n_units * (size_t)x->max_mats;
+    for (size_t i = 0; x->act != NULL && i < n; i++) {
+        free(x->act[i]);
+    }
+    free(x->act);
+    x->act = NULL;
+}
+
+/* Each matrix's act vector as double, when the program reads act. */
+static int widen_act(struct pass_run *x, struct alc_diag *d)
+{
+    const unsigned need = (1u << ALC_IN_WANDA) | (1u << ALC_IN_ACT);
+    int need_act = 0;
+    for (int k = 0; k < x->j->plan.n_passes; k++) {
+        need_act |= (x->j->plan.passes[k].inputs & need) != 0;
+    }
+    for (int u = 0; u < x->units->n_units; u++) {
+        int n = x->units->units[u].n_mats;
+        x->max_mats = n > x->max_mats ? n : x->max_mats;
+    }
+    x->act = calloc((size_t)x->units->n_units * (size_t)x->max_mats + 1,
+                    sizeof *x->act);
+    if (x->act == NULL) {
+        goto oom;
+    }
+    for (int u = 0; u < x->units->n_units && need_act; u++) {
+        const struct alc_unit_view *uv = &x->units->units[u];
+        for (int m = 0; m < uv->n_mats; m++) {
+            const struct alc_mat_view *mv = &uv->mats[m];
+            double *a = malloc((size_t)mv->cols * sizeof *a + 1);
+            if (a == NULL) {
+                goto oom;
+            }
+            for (int64_t c = 0; c < mv->cols; c++) {
+                a[c] = (double)mv->act[c];
+            }
+            x->act[(size_t)u * (size_t)x->max_mats + (size_t)m] = a;
+        }
+    }
+    return 0;
+oom:
+    alc_diag_errorf(d, "out of memory evaluating the allocation");
+    return -1;
+}
+
 int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
                      const struct alc_eval_opts *opts,
                      const struct alc_jit_eval *hooks,
@@ -727,13 +778,22 @@ int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
         alc_diag_errorf(d, "out of memory evaluating the allocation");
         goto done;
     }
+    /* the executor checks again; act vectors must be known good before
+     * they are widened */
+    if (alc_plan_check_units(alc_ir_inputs_used(&j->ir), units, d) != 0) {
+        goto done;
+    }
     if (j->plan.n_passes > 0 && check_dtypes(j, units, d) != 0) {
+        goto done;
+    }
+    if (j->plan.n_passes > 0 && widen_act(&x, d) != 0) {
         goto done;
     }
     rc = alc_plan_execute(&j->plan, &j->ir, units, opts, run_pass, &x, env,
                           out, d);
 done:
     alc_pool_free(x.pool);
+    free_act(&x);
     free(env);
     out->seconds = alc_now() - t0;
     return rc;
