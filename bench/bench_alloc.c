@@ -42,8 +42,8 @@
 /* ---- Data ---- */
 
 struct data {
-    uint16_t *w;     /* all weights, BF16, matrix after matrix */
-    float *act;      /* all act vectors */
+    uint16_t *w; /* all weights, BF16, matrix after matrix */
+    float *act;  /* all act vectors */
     struct alc_mat_view mats[N_UNITS * N_MATS];
     struct alc_unit_view units[N_UNITS];
     size_t n_w, n_act;
@@ -114,8 +114,8 @@ static int data_make(struct data *dt)
             wo += (size_t)(mv->rows * mv->cols);
             ao += (size_t)mv->cols;
         }
-        dt->units[u] = (struct alc_unit_view){&dt->mats[u * N_MATS], N_MATS,
-                                              u, NULL};
+        dt->units[u] =
+            (struct alc_unit_view){&dt->mats[u * N_MATS], N_MATS, u, NULL};
     }
     return 0;
 }
@@ -317,11 +317,11 @@ static int write_torch_data(const struct data *dt, const char *dir)
     memcpy(buf + wbytes, dt->act, abytes);
     for (int i = 0; i < N_UNITS * N_MATS; i++) {
         const struct alc_mat_view *m = &dt->mats[i];
-        alc_sb_printf(&meta, "%d %lld %lld %zu %zu\n", i / N_MATS,
-                      (long long)m->rows, (long long)m->cols,
-                      (size_t)((const char *)m->w - (const char *)dt->w),
-                      wbytes + (size_t)((const char *)m->act -
-                                        (const char *)dt->act));
+        alc_sb_printf(
+            &meta, "%d %lld %lld %zu %zu\n", i / N_MATS, (long long)m->rows,
+            (long long)m->cols,
+            (size_t)((const char *)m->w - (const char *)dt->w),
+            wbytes + (size_t)((const char *)m->act - (const char *)dt->act));
     }
     snprintf(path, sizeof path, "%s/data.bin", dir);
     if (alc_write_file_atomic(path, buf, wbytes + abytes, &d) != 0) {
@@ -388,9 +388,8 @@ static void report(const char *name, const struct fn_result *r,
 {
     double bytes = pass_bytes(dt, N_UNITS) * r->passes;
     double jit = bytes / r->jit_s / 1e9, in = bytes / r->interp_s / 1e9;
-    printf("%s (%d pass%s, %.0f MB read, unit 0's sparsity %.6f):\n",
-           name, r->passes, r->passes == 1 ? "" : "es", bytes / 1e6,
-           r->sparsity0);
+    printf("%s (%d pass%s, %.0f MB read, unit 0's sparsity %.6f):\n", name,
+           r->passes, r->passes == 1 ? "" : "es", bytes / 1e6, r->sparsity0);
     printf("  JIT          %8.2f GB/s  (%.3f s; compiled in %.1f ms)\n", jit,
            r->jit_s, 1e3 * r->compile_s);
     printf("  interpreter  %8.3f GB/s  (%.1f s, scaled from %d of %d "
@@ -469,8 +468,8 @@ int main(int argc, char **argv)
         alc_ir_free(&ir[f]);
     }
     struct fn_result *owl = &res[0], *dsa = &res[1];
-    int have_torch = want_torch && run_torch(&dt, threads, repeat, owl,
-                                             dsa) == 0;
+    int have_torch =
+        want_torch && run_torch(&dt, threads, repeat, owl, dsa) == 0;
     if (!have_torch) {
         printf("PyTorch: skipped (%s)\n",
                want_torch ? "/usr/bin/python3 cannot import torch"

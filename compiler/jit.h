@@ -30,14 +30,14 @@
 #include "plan.h"
 
 struct alc_jit_opts {
-    int libm;       /* 1: log, exp, sigmoid, softplus call ops.c's map
-                       functions (libm) per lane, exactly the interpreter's
-                       results (slow); 0 (default): vectorised
-                       implementations in IR (jit_vmath.c) */
-    int unroll;     /* vectors of 8 per main-loop step, 1..4; 0 = 2 */
-    double perturb; /* testing: each result of log, exp, sigmoid and
-                       softplus (ops and accumulator functions) is multiplied
-                       by (1 + perturb); 0 for real use */
+    int libm;        /* 1: log, exp, sigmoid, softplus call ops.c's map
+                        functions (libm) per lane, exactly the interpreter's
+                        results (slow); 0 (default): vectorised
+                        implementations in IR (jit_vmath.c) */
+    int unroll;      /* vectors of 8 per main-loop step, 1..4; 0 = 2 */
+    double perturb;  /* testing: each result of log, exp, sigmoid and
+                        softplus (ops and accumulator functions) is multiplied
+                        by (1 + perturb); 0 for real use */
     unsigned dtypes; /* weight dtypes to generate code for, bit
                         (1u << enum alc_dtype); 0 = all three */
     int64_t chunk;   /* elements per chunk, 0 = ALC_JIT_CHUNK (tests use
@@ -65,8 +65,8 @@ struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
  * in d and every out[i] NULL.
  */
 int alc_jit_compile_batch(const struct alc_ir *const *irs, int n,
-                          const struct alc_jit_opts *opts,
-                          struct alc_jit **out, struct alc_diag *d);
+                          const struct alc_jit_opts *opts, struct alc_jit **out,
+                          struct alc_diag *d);
 /* Frees the state and its machine code (the JIT's memory for it). */
 void alc_jit_free(struct alc_jit *j);
 /* The compacted IR and the plan the code was generated from; out->nodes of
@@ -94,8 +94,8 @@ struct alc_jit_eval {
  */
 int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
                      const struct alc_eval_opts *opts,
-                     const struct alc_jit_eval *hooks,
-                     struct alc_eval_out *out, struct alc_diag *d);
+                     const struct alc_jit_eval *hooks, struct alc_eval_out *out,
+                     struct alc_diag *d);
 
 enum alc_jit_emit_kind {
     ALC_JIT_EMIT_IR,  /* optimised LLVM IR */

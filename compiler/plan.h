@@ -90,9 +90,9 @@ enum alc_acc_fn {
     ALC_AF_COUNT
 };
 
-extern const int alc_acc_slots[ALC_ACC_COUNT];              /* state size */
-extern const char *const alc_acc_kind_name[ALC_ACC_COUNT];  /* "sum" */
-extern const char *const alc_acc_fn_name[ALC_AF_COUNT];     /* "abs" */
+extern const int alc_acc_slots[ALC_ACC_COUNT];             /* state size */
+extern const char *const alc_acc_kind_name[ALC_ACC_COUNT]; /* "sum" */
+extern const char *const alc_acc_fn_name[ALC_AF_COUNT];    /* "abs" */
 
 struct alc_plan_acc {
     enum alc_acc_kind kind;
@@ -110,18 +110,18 @@ struct alc_plan_red {
 };
 
 struct alc_plan_pass {
-    int *elems;   /* (n_elems) element-level nodes evaluated per element,
-                     in topological order (leaves and inputs included) */
+    int *elems; /* (n_elems) element-level nodes evaluated per element,
+                   in topological order (leaves and inputs included) */
     int n_elems;
-    int *uses;    /* (n_uses) layer/model nodes the element code reads,
-                     constant within a unit (constants and params too) */
+    int *uses; /* (n_uses) layer/model nodes the element code reads,
+                  constant within a unit (constants and params too) */
     int n_uses;
     struct alc_plan_red *reds; /* (n_reds) */
     int n_reds;
     struct alc_plan_acc *accs; /* (n_accs) */
     int n_accs;
-    int n_slots;   /* size of the pass's combined record (doubles) */
-    int n_stores;  /* accumulators of kind ALC_ACC_STORE */
+    int n_slots;     /* size of the pass's combined record (doubles) */
+    int n_stores;    /* accumulators of kind ALC_ACC_STORE */
     unsigned inputs; /* element inputs read (1u << enum alc_input) */
 };
 
@@ -131,11 +131,11 @@ struct alc_plan_stage {
 };
 
 struct alc_plan {
-    int n_nodes;      /* of the IR the plan was built from */
+    int n_nodes; /* of the IR the plan was built from */
     int n_passes;
     struct alc_plan_pass *passes;  /* (n_passes) passes[0] is "pass 1" */
     struct alc_plan_stage *stages; /* (n_passes + 1) */
-    int *depth;       /* (n_nodes) per node; -1 for element-level nodes */
+    int *depth; /* (n_nodes) per node; -1 for element-level nodes */
 };
 
 /*
@@ -166,9 +166,8 @@ void alc_plan_var_from_shifted(double n, double K, double s1, double s2,
  * of numel elements. Not for quantile: select it from the stored values
  * with alc_interp_reduce(ALC_OP_QUANTILE, ...). */
 double alc_plan_finish(const struct alc_plan_pass *p,
-                       const struct alc_plan_red *red,
-                       const struct alc_ir *ir, const double *rec,
-                       double numel);
+                       const struct alc_plan_red *red, const struct alc_ir *ir,
+                       const double *rec, double numel);
 
 /* ---- Execution ---- */
 
@@ -180,7 +179,7 @@ double alc_plan_finish(const struct alc_plan_pass *p,
  * r.node]; it may read the values of earlier stages there.
  */
 typedef int (*alc_plan_pass_fn)(void *ctx, int pass, double *env,
-                                 struct alc_diag *d);
+                                struct alc_diag *d);
 
 /*
  * Checks that units can supply what ir reads (act vectors for wanda/act,
