@@ -45,6 +45,14 @@ struct alc_jit_opts {
                         the compiled state, never derived from threads */
 };
 
+/*
+ * Memory: besides the units (read in place, never copied) an evaluation
+ * holds the node values (8 bytes per node and unit), one partial record per
+ * chunk, and -- only in a pass with a quantile -- the quantile operand's
+ * values of one unit at a time (8 bytes per element of the largest unit per
+ * quantile), which is sorted to select (alc_interp_reduce).
+ */
+
 /* Elements per chunk: the unit of work and of determinism. A matrix is cut
  * into chunks of max(1, chunk / cols) whole rows; partial results are
  * combined in a fixed pairwise order, whatever the thread count. */

@@ -44,6 +44,25 @@
  * op table's map functions (ops.c), and its alc_interp_reduce /
  * alc_interp_rank (interp.h) for layer -> model reductions, rank and the
  * selection of a quantile from a unit's stored values.
+ *
+ * What a backend does with a plan (jit_llvm.c is the worked example):
+ *   1. alc_plan_build at compile time; generate, per pass, code that at
+ *      each element evaluates passes[k].elems in order (inputs per ops.h;
+ *      layer/model operands -- passes[k].uses -- are per-unit constants
+ *      read from env), then for each accumulator applies its alc_acc_fn to
+ *      the node's value and folds it into a partial state (SUM: add; MIN/
+ *      MAX: keep the value and its element index, ties to the earlier;
+ *      VAR: count, per-lane shift K = the first value seen and the sums of
+ *      x - K and (x - K)^2, converted by alc_plan_var_from_shifted; STORE:
+ *      write the value at its element index in the unit).
+ *   2. At evaluation: alc_plan_execute(plan, ir, units, opts, pass_fn, ...)
+ *      with a pass_fn that, for every unit, reduces the unit's partial
+ *      states with alc_plan_acc_combine in an order fixed by the data
+ *      layout only (jit_llvm.c: lanes, then chunks of whole rows, each in
+ *      a pairwise tree), and writes alc_plan_finish(...) -- or, for a
+ *      quantile, alc_interp_reduce(ALC_OP_QUANTILE, stored values, numel,
+ *      env[q]) -- into env[u * n_nodes + red.node].
+ * `dsac emit --target plan FILE` prints the plan (alc_plan_dump).
  */
 #ifndef ALC_PLAN_H
 #define ALC_PLAN_H
