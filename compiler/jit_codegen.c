@@ -607,17 +607,59 @@ static void acc_store(struct pf *f, int a, LLVMValueRef x)
     alc_cg_intrinsic(g, "llvm.masked.store", tys, 2, args, 4);
 }
 
+/* The mask c when f(x) is exactly 1.0 where c holds and 0.0 elsewhere
+ * (counts), else NULL. */
+static LLVMValueRef acc_fn_mask(struct pf *f, enum alc_acc_fn fn, int node)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef x = f->val[node], t = f->truth[node];
+    LLVMValueRef zero = alc_cg_vf(g, 0.0);
+    switch (fn) {
+    case ALC_AF_ID:
+        return t;
+    case ALC_AF_NZ:
+        return t ? t : alc_cg_fcmp(g, LLVMRealONE, x, zero);
+    case ALC_AF_GE0:
+        return alc_cg_fcmp(g, LLVMRealOGE, x, zero);
+    default:
+        return NULL;
+    }
+}
+
+/* SUM: s + f(x); a count adds 1.0 under its mask instead, which is the
+ * same sum bit for bit (s starts at +0 and never becomes -0, so s + 0.0 is
+ * s) in one masked add. */
+static void acc_sum(struct pf *f, const struct alc_plan_acc *acc,
+                    LLVMValueRef *s)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef old = ld(f, s[0]);
+    LLVMValueRef c = acc_fn_mask(f, acc->fn, acc->node);
+    LLVMValueRef nv = NULL;
+    if (c != NULL) {
+        if (f->p_mask != NULL) {
+            c = LLVMBuildAnd(g->b, c, f->p_mask, "");
+        }
+        nv = LLVMBuildFAdd(g->b, old, alc_cg_vf(g, 1.0), "");
+        st(f, alc_cg_select(g, c, nv, old), s[0]);
+        return;
+    }
+    LLVMValueRef x =
+        acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
+    st(f, keep(f, LLVMBuildFAdd(g->b, old, x, ""), old), s[0]);
+}
+
 static void acc_update(struct pf *f, int a, int u)
 {
     const struct alc_plan_acc *acc = &f->ps->accs[a];
-    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
     LLVMValueRef *s = acc_slot(f, a, u, 0);
-    LLVMValueRef old = NULL;
+    if (acc->kind == ALC_ACC_SUM) {
+        acc_sum(f, acc, s);
+        return;
+    }
+    LLVMValueRef x =
+        acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
     switch (acc->kind) {
-    case ALC_ACC_SUM:
-        old = ld(f, s[0]);
-        st(f, keep(f, LLVMBuildFAdd(f->g->b, old, x, ""), old), s[0]);
-        break;
     case ALC_ACC_MIN:
     case ALC_ACC_MAX:
         acc_minmax(f, acc->kind == ALC_ACC_MIN, x, s);
