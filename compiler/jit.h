@@ -16,7 +16,9 @@
  * first), computes the pass's element-level nodes as <8 x double> vectors
  * (weights converted in registers, act[col] widened), and writes each
  * accumulator's per-lane partial state to raw (see jit_llvm.c for the
- * layout) and the values of quantile operands to store[i].
+ * layout) and the values of quantile operands to store[i]. Element-wise
+ * ops without a vector lowering (sin, pow, ...) call back into ops.c's map
+ * functions, eight lanes per call (alc_jit_vmap in jit_llvm.c).
  */
 #ifndef ALC_JIT_H
 #define ALC_JIT_H
@@ -27,12 +29,16 @@
 #include "plan.h"
 
 struct alc_jit_opts {
-    int libm;       /* 1: log, exp and friends call libm per lane, exactly
-                       the interpreter's functions (slow); 0 (default):
-                       vectorised implementations in IR (jit_vmath.c) */
+    int libm;       /* 1: log, exp, sigmoid, softplus call ops.c's map
+                       functions (libm) per lane, exactly the interpreter's
+                       results (slow); 0 (default): vectorised
+                       implementations in IR (jit_vmath.c) */
     int unroll;     /* vectors of 8 per main-loop step, 1..4; 0 = 2 */
-    double perturb; /* testing: each log/exp/log1p result is multiplied by
-                       (1 + perturb); 0 for real use */
+    double perturb; /* testing: each result of log, exp, sigmoid and
+                       softplus (ops and accumulator functions) is multiplied
+                       by (1 + perturb); 0 for real use */
+    unsigned dtypes; /* weight dtypes to generate code for, bit
+                        (1u << enum alc_dtype); 0 = all three */
 };
 
 /* Elements per chunk: the unit of work and of determinism. A matrix is cut

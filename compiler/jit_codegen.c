@@ -10,15 +10,15 @@
  *   for r < nrows:                       (rows of the chunk)
  *     for c + VL*U <= cols: U vectors at c, c+VL, ... into U accumulator
  *                            copies (independent dependency chains)
- *     for c + VL <= cols:   one vector into copy 0
- *     if c < cols:          one masked vector (masked loads; masked-off
- *                           lanes leave accumulators unchanged)
+ *     for c < cols:         one masked vector into copy 0 (masked loads;
+ *                           masked-off lanes leave accumulators unchanged)
  *   exit:     store every accumulator lane to raw[]
  *
  * Element semantics are the op table's map functions (ops.c) in IEEE
  * double, operation for operation: comparisons give 1.0/0.0, NaN rules as
- * written there, no reassociation, no contraction. Transcendentals other
- * than log/exp/log1p call libm lane by lane (identical to the interpreter).
+ * written there, no reassociation, no contraction. Element-wise ops other
+ * than the log/exp family call ops.c's map functions through alc_jit_vmap
+ * (identical to the interpreter by construction).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -125,36 +125,32 @@ LLVMValueRef alc_cg_select(struct alc_cg *g, LLVMValueRef c, LLVMValueRef a,
     return LLVMBuildSelect(g->b, c, a, b, "");
 }
 
-static LLVMValueRef libm_decl(struct alc_cg *g, const char *fn, int nargs,
-                              LLVMTypeRef *fty)
+void alc_cg_scratch(struct alc_cg *g)
 {
-    LLVMTypeRef params[2] = {g->t_f64, g->t_f64};
-    *fty = LLVMFunctionType(g->t_f64, params, (unsigned)nargs, 0);
-    LLVMValueRef f = LLVMGetNamedFunction(g->mod, fn);
-    if (f == NULL) {
-        f = LLVMAddFunction(g->mod, fn, *fty);
+    for (int i = 0; i < 3; i++) {
+        g->scratch[i] = LLVMBuildAlloca(g->b, g->v_f64, "vmap");
+        LLVMSetAlignment(g->scratch[i], 64);
     }
-    return f;
 }
 
-LLVMValueRef alc_cg_libm(struct alc_cg *g, const char *fn, LLVMValueRef a,
+LLVMValueRef alc_cg_vmap(struct alc_cg *g, int op, LLVMValueRef a,
                          LLVMValueRef b)
 {
-    LLVMTypeRef fty = NULL;
-    LLVMValueRef f = libm_decl(g, fn, b != NULL ? 2 : 1, &fty);
-    LLVMValueRef r = LLVMGetPoison(g->v_f64);
-    for (int i = 0; i < ALC_VL; i++) {
-        LLVMValueRef idx = LLVMConstInt(g->t_i32, (unsigned long long)i, 0);
-        LLVMValueRef args[2] = {LLVMBuildExtractElement(g->b, a, idx, ""),
-                                NULL};
-        if (b != NULL) {
-            args[1] = LLVMBuildExtractElement(g->b, b, idx, "");
-        }
-        LLVMValueRef y =
-            LLVMBuildCall2(g->b, fty, f, args, b != NULL ? 2 : 1, "");
-        r = LLVMBuildInsertElement(g->b, r, y, idx, "");
+    LLVMTypeRef params[4] = {g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr};
+    LLVMTypeRef fty = LLVMFunctionType(g->t_void, params, 4, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(g->mod, ALC_JIT_VMAP_SYMBOL);
+    if (fn == NULL) {
+        fn = LLVMAddFunction(g->mod, ALC_JIT_VMAP_SYMBOL, fty);
     }
-    return r;
+    LLVMBuildStore(g->b, a, g->scratch[0]);
+    if (b != NULL) {
+        LLVMBuildStore(g->b, b, g->scratch[1]);
+    }
+    LLVMValueRef args[4] = {LLVMConstInt(g->t_i32, (unsigned long long)op, 0),
+                            g->scratch[0], g->scratch[b != NULL],
+                            g->scratch[2]};
+    LLVMBuildCall2(g->b, fty, fn, args, 4, "");
+    return LLVMBuildLoad2(g->b, g->v_f64, g->scratch[2], "");
 }
 
 static void add_fn_attr(struct alc_cg *g, LLVMValueRef fn, unsigned idx,
@@ -296,25 +292,30 @@ static LLVMValueRef emit_input(struct pf *f, int in)
     }
 }
 
-/* A libm function per lane (sin, cos, ...: identical to the interpreter). */
-static LLVMValueRef emit_unary_libm(struct pf *f, enum alc_op op,
-                                    LLVMValueRef x)
-{
-    static const char *const name[ALC_OP_COUNT] = {
-        [ALC_OP_SIN] = "sin",   [ALC_OP_COS] = "cos",
-        [ALC_OP_TAN] = "tan",   [ALC_OP_ASIN] = "asin",
-        [ALC_OP_ACOS] = "acos", [ALC_OP_ATAN] = "atan",
-        [ALC_OP_TANH] = "tanh",
-    };
-    return alc_cg_libm(f->g, name[op], x, NULL);
-}
-
-/* op_softplus: x > 20 ? x : log1p(exp(x)) */
-static LLVMValueRef emit_softplus(struct pf *f, LLVMValueRef x)
+/* The log/exp family: vectorised in IR, or ops.c's functions per lane in
+ * libm mode; then the test perturbation, if any. */
+static LLVMValueRef transc(struct pf *f, enum alc_op op, LLVMValueRef x)
 {
     struct alc_cg *g = f->g;
-    LLVMValueRef big = alc_cg_fcmp(g, LLVMRealOGT, x, alc_cg_vf(g, 20.0));
-    return alc_cg_select(g, big, x, alc_vm_log1p(g, alc_vm_exp(g, x)));
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef r = NULL, one = alc_cg_vf(g, 1.0);
+    if (g->opts->libm) {
+        r = alc_cg_vmap(g, op, x, NULL);
+    } else if (op == ALC_OP_LOG) {
+        r = alc_vm_log(g, x);
+    } else if (op == ALC_OP_EXP) {
+        r = alc_vm_exp(g, x);
+    } else if (op == ALC_OP_SIGMOID) { /* 1 / (1 + exp(-x)) */
+        LLVMValueRef e = alc_vm_exp(g, LLVMBuildFNeg(b, x, ""));
+        r = LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
+    } else { /* softplus: x > 20 ? x : log1p(exp(x)) */
+        LLVMValueRef big = alc_cg_fcmp(g, LLVMRealOGT, x, alc_cg_vf(g, 20.0));
+        r = alc_cg_select(g, big, x, alc_vm_log1p(g, alc_vm_exp(g, x)));
+    }
+    if (g->opts->perturb != 0.0) {
+        r = LLVMBuildFMul(b, r, alc_cg_vf(g, 1.0 + g->opts->perturb), "");
+    }
+    return r;
 }
 
 static LLVMValueRef emit_unary(struct pf *f, enum alc_op op, LLVMValueRef x)
@@ -332,19 +333,12 @@ static LLVMValueRef emit_unary(struct pf *f, enum alc_op op, LLVMValueRef x)
     case ALC_OP_ABS:
         return alc_cg_intrinsic(g, "llvm.fabs", &g->v_f64, 1, a, 1);
     case ALC_OP_LOG:
-        return alc_vm_log(g, x);
     case ALC_OP_EXP:
-        return alc_vm_exp(g, x);
+    case ALC_OP_SIGMOID:
+    case ALC_OP_SOFTPLUS:
+        return transc(f, op, x);
     case ALC_OP_SQRT:
         return alc_cg_intrinsic(g, "llvm.sqrt", &g->v_f64, 1, a, 1);
-    case ALC_OP_SIGMOID: /* 1 / (1 + exp(-x)) */
-        return LLVMBuildFDiv(
-            b, alc_cg_vf(g, 1.0),
-            LLVMBuildFAdd(b, alc_cg_vf(g, 1.0),
-                          alc_vm_exp(g, LLVMBuildFNeg(b, x, "")), ""),
-            "");
-    case ALC_OP_SOFTPLUS:
-        return emit_softplus(f, x);
     case ALC_OP_ISNAN:
         return b2d(f, is_nan(f, x));
     case ALC_OP_ISINF:
@@ -352,8 +346,8 @@ static LLVMValueRef emit_unary(struct pf *f, enum alc_op op, LLVMValueRef x)
                           g, LLVMRealOEQ,
                           alc_cg_intrinsic(g, "llvm.fabs", &g->v_f64, 1, a, 1),
                           alc_cg_vf(g, INFINITY)));
-    default:
-        return emit_unary_libm(f, op, x);
+    default: /* sin, cos, tan, asin, acos, atan, tanh */
+        return alc_cg_vmap(g, op, x, NULL);
     }
 }
 
@@ -401,7 +395,7 @@ static LLVMValueRef emit_binary(struct pf *f, enum alc_op op, LLVMValueRef x,
     case ALC_OP_DIV:
         return LLVMBuildFDiv(b, x, y, "");
     case ALC_OP_POW:
-        return alc_cg_libm(f->g, "pow", x, y);
+        return alc_cg_vmap(f->g, op, x, y);
     case ALC_OP_LT:
         return emit_cmp(f, LLVMRealOLT, x, y);
     case ALC_OP_LE:
@@ -475,7 +469,7 @@ static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x)
     case ALC_AF_SQ:
         return LLVMBuildFMul(g->b, x, x, "");
     case ALC_AF_LOG:
-        return alc_vm_log(g, x);
+        return transc(f, ALC_OP_LOG, x);
     case ALC_AF_NZ:
         return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealONE, x, zero), one,
                              zero);
@@ -487,7 +481,8 @@ static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x)
                              zero);
     case ALC_AF_XLOGX:
         return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGT, x, zero),
-                             LLVMBuildFMul(g->b, x, alc_vm_log(g, x), ""),
+                             LLVMBuildFMul(g->b, x,
+                                           transc(f, ALC_OP_LOG, x), ""),
                              zero);
     default:
         return x;
@@ -674,6 +669,13 @@ static void emit_entry(struct pf *f)
             f->sptr[a] = LLVMBuildLoad2(g->b, g->t_ptr, p, "");
         }
     }
+    int has_var = 0;
+    for (int a = 0; a < f->ps->n_accs; a++) {
+        has_var |= f->ps->accs[a].kind == ALC_ACC_VAR;
+    }
+    if (!has_var) {
+        return;
+    }
     LLVMValueRef zero = i64c(f, 0);
     emit_position(f, zero, zero, tail_mask(f, zero));
     for (int a = 0; a < f->ps->n_accs; a++) {
@@ -715,9 +717,12 @@ static LLVMValueRef ldi(struct pf *f, LLVMValueRef var)
     return LLVMBuildLoad2(f->g->b, f->g->t_i64, var, "");
 }
 
-/* while (c + step <= cols) { body(c); c += step; } then goes to next. */
-static void emit_col_loop(struct pf *f, int vectors, LLVMBasicBlockRef next,
-                          LLVMValueRef rowoff)
+/*
+ * while (c + VL * vectors <= cols) { vectors steps at c; c += VL * vectors }
+ * then next; masked: while (c < cols) { masked step at c; c += VL }.
+ */
+static void emit_col_loop(struct pf *f, int vectors, int masked,
+                          LLVMBasicBlockRef next, LLVMValueRef rowoff)
 {
     struct alc_cg *g = f->g;
     LLVMBasicBlockRef head = bb(f, "col.head"), body = bb(f, "col.body");
@@ -726,13 +731,15 @@ static void emit_col_loop(struct pf *f, int vectors, LLVMBasicBlockRef next,
     LLVMPositionBuilderAtEnd(g->b, head);
     LLVMValueRef c = ldi(f, f->c_var);
     LLVMValueRef end = LLVMBuildAdd(g->b, c, i64c(f, step), "");
-    LLVMBuildCondBr(g->b,
-                    LLVMBuildICmp(g->b, LLVMIntSLE, end, f->arg[A_COLS], ""),
-                    body, next);
+    LLVMValueRef go =
+        masked ? LLVMBuildICmp(g->b, LLVMIntSLT, c, f->arg[A_COLS], "")
+               : LLVMBuildICmp(g->b, LLVMIntSLE, end, f->arg[A_COLS], "");
+    LLVMBuildCondBr(g->b, go, body, next);
     LLVMPositionBuilderAtEnd(g->b, body);
     for (int u = 0; u < vectors; u++) {
         LLVMValueRef cu = LLVMBuildAdd(g->b, c, i64c(f, u * ALC_VL), "");
-        emit_step(f, LLVMBuildAdd(g->b, rowoff, cu, ""), cu, NULL, u);
+        emit_step(f, LLVMBuildAdd(g->b, rowoff, cu, ""), cu,
+                  masked ? tail_mask(f, cu) : NULL, u);
     }
     LLVMBuildStore(g->b, end, f->c_var);
     LLVMBuildBr(g->b, head);
@@ -742,7 +749,6 @@ static void emit_loops(struct pf *f)
 {
     struct alc_cg *g = f->g;
     LLVMBasicBlockRef row_head = bb(f, "row.head"), row_body = bb(f, "row");
-    LLVMBasicBlockRef rem = bb(f, "rem"), tail_chk = bb(f, "tail.check");
     LLVMBasicBlockRef tail = bb(f, "tail"), row_end = bb(f, "row.end");
     LLVMBasicBlockRef exit = bb(f, "exit");
     LLVMBuildStore(g->b, i64c(f, 0), f->r_var);
@@ -757,23 +763,9 @@ static void emit_loops(struct pf *f)
     LLVMPositionBuilderAtEnd(g->b, row_body);
     LLVMValueRef rowoff = LLVMBuildMul(g->b, r, f->arg[A_COLS], "");
     LLVMBuildStore(g->b, i64c(f, 0), f->c_var);
-    emit_col_loop(f, f->U, f->U > 1 ? rem : tail_chk, rowoff);
-    if (f->U > 1) {
-        LLVMPositionBuilderAtEnd(g->b, rem);
-        emit_col_loop(f, 1, tail_chk, rowoff);
-    } else {
-        LLVMPositionBuilderAtEnd(g->b, rem);
-        LLVMBuildUnreachable(g->b);
-    }
-
-    LLVMPositionBuilderAtEnd(g->b, tail_chk);
-    LLVMValueRef c = ldi(f, f->c_var);
-    LLVMBuildCondBr(g->b,
-                    LLVMBuildICmp(g->b, LLVMIntSLT, c, f->arg[A_COLS], ""),
-                    tail, row_end);
+    emit_col_loop(f, f->U, 0, tail, rowoff);
     LLVMPositionBuilderAtEnd(g->b, tail);
-    emit_step(f, LLVMBuildAdd(g->b, rowoff, c, ""), c, tail_mask(f, c), 0);
-    LLVMBuildBr(g->b, row_end);
+    emit_col_loop(f, 1, 1, row_end, rowoff);
 
     LLVMPositionBuilderAtEnd(g->b, row_end);
     LLVMBuildStore(g->b, LLVMBuildAdd(g->b, r, i64c(f, 1), ""), f->r_var);
@@ -829,6 +821,7 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
     f.lanes = LLVMConstVector(lanes, ALC_VL);
     f.r_var = LLVMBuildAlloca(g->b, g->t_i64, "r");
     f.c_var = LLVMBuildAlloca(g->b, g->t_i64, "c");
+    alc_cg_scratch(g);
     emit_entry(&f);
     emit_loops(&f);
     rc = 0;
@@ -848,6 +841,9 @@ int alc_cg_plan(struct alc_cg *g, const struct alc_ir *ir,
     char name[128];
     for (int k = 0; k < plan->n_passes; k++) {
         for (int dt = 0; dt < ALC_DT_COUNT; dt++) {
+            if (!(g->opts->dtypes & (1u << dt))) {
+                continue;
+            }
             snprintf(name, sizeof name, "%sp%d_%s", prefix, k + 1,
                      alc_cg_dtype_suffix[dt]);
             if (emit_pass_fn(g, ir, &plan->passes[k], (enum alc_dtype)dt,
@@ -875,6 +871,7 @@ static void emit_vmath_fn(struct alc_cg *g, enum alc_jit_vfn which,
     LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(g->ctx, fn, "");
     LLVMPositionBuilderAtEnd(g->b, entry);
     LLVMValueRef iv = LLVMBuildAlloca(g->b, g->t_i64, "i");
+    alc_cg_scratch(g);
     LLVMBuildStore(g->b, LLVMConstInt(g->t_i64, 0, 0), iv);
     LLVMBuildBr(g->b, head);
     LLVMPositionBuilderAtEnd(g->b, head);

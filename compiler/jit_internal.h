@@ -26,6 +26,9 @@ struct alc_cg {
         t_void;
     /* vector types, ALC_VL lanes */
     LLVMTypeRef v_f64, v_f32, v_f16, v_i64, v_i32, v_i16, v_i1;
+    /* the function being generated: three <VL x double> stack slots for
+     * alc_cg_vmap's operands and result (allocas in its entry block) */
+    LLVMValueRef scratch[3];
 };
 
 void alc_cg_types(struct alc_cg *g);
@@ -38,9 +41,18 @@ LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef scalar);
 LLVMValueRef alc_cg_intrinsic(struct alc_cg *g, const char *name,
                               LLVMTypeRef *tys, int n_tys,
                               LLVMValueRef *args, int n_args);
-/* Calls a libm function on each lane (1 or 2 operands). */
-LLVMValueRef alc_cg_libm(struct alc_cg *g, const char *fn, LLVMValueRef a,
+/* Applies op's map function (ops.c) to each lane through one call of
+ * alc_jit_vmap (b may be NULL for a unary op). Needs g->scratch. */
+LLVMValueRef alc_cg_vmap(struct alc_cg *g, int op, LLVMValueRef a,
                          LLVMValueRef b);
+/* Creates g->scratch at the top of fn's entry block (builder positioned
+ * there, no instructions yet). */
+void alc_cg_scratch(struct alc_cg *g);
+
+/* The C function alc_cg_vmap calls:
+ * out[i] = alc_op_table[op].map1(a[i]) or .map2(a[i], b[i]), i < ALC_VL. */
+#define ALC_JIT_VMAP_SYMBOL "alc_jit_vmap"
+void alc_jit_vmap(int32_t op, const double *a, const double *b, double *out);
 LLVMValueRef alc_cg_fma(struct alc_cg *g, LLVMValueRef a, LLVMValueRef b,
                         LLVMValueRef c);
 LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p,
@@ -50,8 +62,7 @@ LLVMValueRef alc_cg_select(struct alc_cg *g, LLVMValueRef c, LLVMValueRef a,
 
 /* ---- jit_vmath.c: vector math on <VL x double> ---- */
 
-/* log, exp, log1p: libm per lane when opts->libm, else the vectorised
- * implementations; each result scaled by (1 + opts->perturb) if set. */
+/* Vectorised log, exp, log1p (log1p for x > -1 and +inf). */
 LLVMValueRef alc_vm_log(struct alc_cg *g, LLVMValueRef x);
 LLVMValueRef alc_vm_exp(struct alc_cg *g, LLVMValueRef x);
 LLVMValueRef alc_vm_log1p(struct alc_cg *g, LLVMValueRef x);

@@ -57,6 +57,38 @@ static void norm_opts(struct alc_jit_opts *o, const struct alc_jit_opts *in)
     if (o->unroll > 4) {
         o->unroll = 4;
     }
+    o->dtypes &= (1u << ALC_DT_COUNT) - 1;
+    if (o->dtypes == 0) {
+        o->dtypes = (1u << ALC_DT_COUNT) - 1;
+    }
+}
+
+/* ---- Calls from JIT'd code ---- */
+
+void alc_jit_vmap(int32_t op, const double *a, const double *b, double *out)
+{
+    const struct alc_op_info *o = &alc_op_table[op];
+    if (o->map1 != NULL) {
+        for (int i = 0; i < ALC_VL; i++) {
+            out[i] = o->map1(a[i]);
+        }
+    } else {
+        for (int i = 0; i < ALC_VL; i++) {
+            out[i] = o->map2(a[i], b[i]);
+        }
+    }
+}
+
+static pthread_once_t symbols_once = PTHREAD_ONCE_INIT;
+static int symbols_ok;
+
+static void define_symbols(void)
+{
+    struct alc_diag d;
+    alc_diag_init(&d);
+    symbols_ok =
+        alc_llvm_define(ALC_JIT_VMAP_SYMBOL, (void *)alc_jit_vmap, &d) == 0;
+    alc_diag_free(&d);
 }
 
 /* Builds the module of j's plan into u (not optimised). */
@@ -98,6 +130,9 @@ static int lookup_passes(struct alc_jit *j, const char *prefix,
         j->raw_size[k] = raw_record_size(&j->plan.passes[k], j->opts.unroll);
         for (int dt = 0; dt < ALC_DT_COUNT; dt++) {
             uint64_t addr = 0;
+            if (!(j->opts.dtypes & (1u << dt))) {
+                continue;
+            }
             snprintf(name, sizeof name, "%sp%d_%s", prefix, k + 1,
                      alc_cg_dtype_suffix[dt]);
             if (alc_llvm_lookup(name, &addr, d) != 0) {
@@ -132,6 +167,15 @@ static int jit_codegen(struct alc_jit *j, int vmath, struct alc_diag *d)
     int rc = -1;
     snprintf(prefix, sizeof prefix, "alc%llu_",
              (unsigned long long)atomic_fetch_add(&module_counter, 1));
+    pthread_once(&symbols_once, define_symbols);
+    if (!symbols_ok) {
+        /* the LLVM initialisation error, if that was the cause */
+        if (alc_llvm_define(ALC_JIT_VMAP_SYMBOL, (void *)alc_jit_vmap, d) ==
+            0) {
+            alc_diag_errorf(d, "cannot register JIT helper symbols");
+        }
+        return -1;
+    }
     pthread_mutex_lock(&compile_mu);
     if (build_module(&u, &j->ir, &j->plan, &j->opts, prefix, vmath, d) !=
             0 ||
@@ -466,6 +510,25 @@ static int run_units_storing(struct pass_run *x, struct alc_diag *d)
     return 0;
 }
 
+/* Every matrix's dtype has code (alc_jit_opts.dtypes). */
+static int check_dtypes(const struct alc_jit *j, const struct alc_units *U,
+                        struct alc_diag *d)
+{
+    for (int u = 0; u < U->n_units; u++) {
+        for (int m = 0; m < U->units[u].n_mats; m++) {
+            int dt = (int)U->units[u].mats[m].dtype;
+            if (dt >= 0 && dt < ALC_DT_COUNT &&
+                !(j->opts.dtypes & (1u << dt))) {
+                alc_diag_errorf(d, "unit %d: weights are %s but the "
+                                   "allocation was compiled without it",
+                                u, alc_dtype_table[dt].st_name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int run_pass(void *ctx, int pass, double *env, struct alc_diag *d)
 {
     struct pass_run *x = ctx;
@@ -532,6 +595,9 @@ int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
     x.pool = alc_pool_new(nt);
     if (env == NULL || x.pool == NULL) {
         alc_diag_errorf(d, "out of memory evaluating the allocation");
+        goto done;
+    }
+    if (j->plan.n_passes > 0 && check_dtypes(j, units, d) != 0) {
         goto done;
     }
     rc = alc_plan_execute(&j->plan, &j->ir, units, opts, run_pass, &x, env,

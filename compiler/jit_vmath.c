@@ -41,14 +41,6 @@ static LLVMValueRef kf(struct alc_cg *g, double x)
     return alc_cg_vf(g, x);
 }
 
-static LLVMValueRef perturbed(struct alc_cg *g, LLVMValueRef r)
-{
-    if (g->opts->perturb == 0.0) {
-        return r;
-    }
-    return vmul(g, r, kf(g, 1.0 + g->opts->perturb));
-}
-
 /* ---- log ---- */
 
 /* fdlibm's e_log.c constants (bit patterns from its source). */
@@ -206,24 +198,15 @@ static LLVMValueRef log1p_vec(struct alc_cg *g, LLVMValueRef y)
 
 LLVMValueRef alc_vm_log(struct alc_cg *g, LLVMValueRef x)
 {
-    if (g->opts->libm) {
-        return perturbed(g, alc_cg_libm(g, "log", x, NULL));
-    }
-    return perturbed(g, log_vec(g, x));
+    return log_vec(g, x);
 }
 
 LLVMValueRef alc_vm_exp(struct alc_cg *g, LLVMValueRef x)
 {
-    if (g->opts->libm) {
-        return perturbed(g, alc_cg_libm(g, "exp", x, NULL));
-    }
-    return perturbed(g, exp_vec(g, x));
+    return exp_vec(g, x);
 }
 
 LLVMValueRef alc_vm_log1p(struct alc_cg *g, LLVMValueRef x)
 {
-    if (g->opts->libm) {
-        return perturbed(g, alc_cg_libm(g, "log1p", x, NULL));
-    }
-    return perturbed(g, log1p_vec(g, x));
+    return log1p_vec(g, x);
 }

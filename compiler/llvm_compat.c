@@ -3,7 +3,8 @@
  * against Debian's LLVM 16 C API after LLVM's OrcV2CBindingsBasicUsage.c:
  * one LLJIT per process created on first use, a DynamicLibrarySearch
  * generator so JIT'd code can call libm, a ThreadSafeContext per
- * compilation, LLVMRunPasses("default<O3>") with the host target machine.
+ * compilation, LLVMRunPasses with our pipeline and the host target
+ * machine, absolute symbols for the C helpers JIT'd code calls.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +16,19 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "llvm_compat.h"
+
+/*
+ * The optimisation pipeline. The generated code is already explicit
+ * <8 x double> loops, so what it needs is promotion of the accumulators to
+ * registers, common-subexpression elimination, combining and loop-invariant
+ * hoisting; default<O3> produces no faster kernels (bench/bench_alloc.c)
+ * but unswitches and unrolls the loops, doubling code size and compile
+ * time. No pass here changes floating-point results (no fast-math flags
+ * are ever set).
+ */
+#define ALC_LLVM_PIPELINE                                                   \
+    "function(sroa,early-cse,instcombine,simplifycfg,loop-mssa(licm),gvn,"  \
+    "instcombine,simplifycfg)"
 
 #if LLVM_VERSION_MAJOR != 16
 #error "llvm_compat.c is written for LLVM 16 (Debian 12); port it first"
@@ -139,6 +153,27 @@ static int ensure_init(struct alc_diag *d)
     return 0;
 }
 
+int alc_llvm_define(const char *name, void *addr, struct alc_diag *d)
+{
+    if (ensure_init(d) != 0) {
+        return -1;
+    }
+    LLVMOrcCSymbolMapPair pair = {
+        LLVMOrcLLJITMangleAndIntern(g.jit, name),
+        {(LLVMOrcExecutorAddress)(uintptr_t)addr,
+         {LLVMJITSymbolGenericFlagsExported |
+              LLVMJITSymbolGenericFlagsCallable,
+          0}}};
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(&pair, 1);
+    LLVMErrorRef err =
+        LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(g.jit), mu);
+    if (err != NULL) {
+        /* on failure the unit is still ours */
+        LLVMOrcDisposeMaterializationUnit(mu);
+    }
+    return alc_llvm_handle_error(err, name, d);
+}
+
 /* ---- Modules ---- */
 
 int alc_llvm_unit_init(struct alc_llvm_unit *u, const char *name,
@@ -193,7 +228,7 @@ int alc_llvm_optimize(struct alc_llvm_unit *u, struct alc_diag *d)
     LLVMDisposeMessage(msg);
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
     pthread_mutex_lock(&g.mu);
-    LLVMErrorRef err = LLVMRunPasses(u->mod, "default<O3>", g.tm, po);
+    LLVMErrorRef err = LLVMRunPasses(u->mod, ALC_LLVM_PIPELINE, g.tm, po);
     pthread_mutex_unlock(&g.mu);
     LLVMDisposePassBuilderOptions(po);
     return alc_llvm_handle_error(err, "LLVM optimisation", d);

@@ -40,8 +40,8 @@ void alc_llvm_unit_free(struct alc_llvm_unit *u);
 /* Attributes every function needs for the host: target-cpu, features. */
 void alc_llvm_set_host_attrs(LLVMContextRef ctx, LLVMValueRef fn);
 
-/* Verifies the module, then runs the "default<O3>" pipeline for the host
- * target machine (no fast-math anywhere). */
+/* Verifies the module, then runs our optimisation pipeline
+ * (ALC_LLVM_PIPELINE in llvm_compat.c) for the host target machine. */
 int alc_llvm_optimize(struct alc_llvm_unit *u, struct alc_diag *d);
 /* Host assembly of the (optimised) module, for inspection. */
 int alc_llvm_emit_asm(struct alc_llvm_unit *u, struct alc_sb *out,
@@ -54,6 +54,8 @@ int alc_llvm_emit_asm(struct alc_llvm_unit *u, struct alc_sb *out,
  */
 int alc_llvm_add(struct alc_llvm_unit *u, LLVMOrcResourceTrackerRef *rt,
                  struct alc_diag *d);
+/* Makes a function of this process callable from JIT'd code by name. */
+int alc_llvm_define(const char *name, void *addr, struct alc_diag *d);
 /* Address of a JIT'd function, compiling it on first lookup. */
 int alc_llvm_lookup(const char *name, uint64_t *addr, struct alc_diag *d);
 /* Frees the code and data of everything added under rt. */
