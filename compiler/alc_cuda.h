@@ -8,8 +8,9 @@
  * Three parts, one file each:
  *   cuda_emit.c    CUDA C for the passes of a plan (plan.h): per pass one
  *                  `extern "C" __global__` kernel over fixed tiles of
- *                  ALC_CUDA_TILE elements and one kernel that combines a
- *                  unit's tile records in a fixed pairwise tree;
+ *                  ALC_CUDA_TILE elements, and one kernel (alc_combine)
+ *                  that combines a unit's tile records in a fixed pairwise
+ *                  tree;
  *   cuda_nvrtc.c   NVRTC (dlopen'ed libnvrtc) compiling that source to PTX
  *                  or CUBIN for an explicit architecture;
  *   cuda_driver.c  the CUDA driver API, dlopen("libcuda.so.1") at run time,
@@ -57,16 +58,18 @@ struct alc_cuda_emit_opts {
 
 /*
  * The shared part of a translation unit: struct layouts (struct alc_tile,
- * struct alc_args), weight conversions, the ops' semantics (ops.c) and the
- * accumulator combines (plan.c). Emitted once, before any program.
+ * struct alc_args), weight conversions, the ops' semantics (ops.c), the
+ * accumulator combines (plan.c) and the kernel alc_combine, which every
+ * pass uses with its record layout (alc_cuda_layout). Emitted once, before
+ * any program.
  */
 void alc_cuda_emit_prelude(const struct alc_cuda_emit_opts *o,
                            struct alc_sb *out);
 /*
  * The kernels of one program: for each pass k of plan (built from the
- * compacted ir), `<prefix>p<k>` and `<prefix>p<k>_combine`. Several
- * programs with distinct prefixes may share one prelude. Deterministic:
- * IRs with equal alc_ir_hash give equal text.
+ * compacted ir), `<prefix>p<k>`. Several programs with distinct prefixes
+ * may share one prelude. Deterministic: IRs with equal alc_ir_hash give
+ * equal text.
  */
 int alc_cuda_emit_program(const struct alc_ir *ir, const struct alc_plan *plan,
                           const struct alc_cuda_emit_opts *o,
@@ -75,6 +78,11 @@ int alc_cuda_emit_program(const struct alc_ir *ir, const struct alc_plan *plan,
  * `dsac emit --target cuda`. */
 int alc_cuda_emit(const struct alc_ir *ir, const struct alc_cuda_emit_opts *o,
                   struct alc_sb *out, struct alc_diag *d);
+
+/* The record layout alc_combine reads for pass ps: out[0] = n_accs, then
+ * (kind, slot) of each accumulator. Returns the ints written, 1 + 2 n_accs
+ * (out must hold that many). */
+int alc_cuda_layout(const struct alc_plan_pass *ps, int32_t *out);
 
 /* ---- NVRTC ---- */
 
@@ -110,7 +118,8 @@ int alc_cuda_nvrtc_compile(const char *src, const char *name, int arch,
                            enum alc_cuda_bin kind,
                            struct alc_cuda_binary *out, struct alc_diag *d);
 void alc_cuda_binary_free(struct alc_cuda_binary *b);
-/* Whether libnvrtc can be loaded; the reason in d when not. Its version. */
+/* Whether libnvrtc can be loaded; the reason in d (may be NULL) when not.
+ * Its version. */
 int alc_cuda_nvrtc_available(struct alc_diag *d);
 int alc_cuda_nvrtc_version(int *major, int *minor);
 /* The architectures NVRTC compiles for, ascending (80 for sm_80); returns

@@ -15,9 +15,9 @@
  *   2. launches the pass kernel over every tile of the mirror (for a pass
  *      with quantile operands: unit by unit, copying that unit's values
  *      back for a host quickselect, as the CPU backend does),
- *   3. launches the pass's combine kernel (one block per unit, fixed
- *      pairwise tree over the unit's tile records) and copies the n_units
- *      combined records back,
+ *   3. launches alc_combine with the pass's record layout (one block per
+ *      unit, fixed pairwise tree over the unit's tile records) and copies
+ *      the n_units combined records back,
  *   4. finishes each reduction on the host (alc_plan_finish).
  * Device work is serialised by one mutex (one device, default stream).
  *
@@ -382,7 +382,10 @@ struct cstate {
     char *src;            /* emitted CUDA C, malloc'd */
     struct alc_cuda_binary bin;
     void *mod;            /* loaded module, or NULL */
-    void **fn;            /* (2 * n_passes): pass k at 2k, combine 2k+1 */
+    void **fn;            /* (n_passes) pass kernels */
+    void *combine;        /* alc_combine */
+    uint64_t layout;      /* device: every pass's alc_cuda_layout */
+    int64_t *layout_off;  /* (n_passes) offsets into it, in int32s */
     unsigned need;        /* HAVE_* the passes read */
 };
 
@@ -447,6 +450,36 @@ static int state_nvrtc(struct cstate *s, struct alc_diag *d)
     return 0;
 }
 
+/* Uploads the record layout of every pass (with mu held). */
+static int state_layouts(struct cstate *s, struct alc_diag *d)
+{
+    int64_t n = 0;
+    for (int k = 0; k < s->plan.n_passes; k++) {
+        n += 1 + 2 * s->plan.passes[k].n_accs;
+    }
+    int32_t *h = malloc(((size_t)n + 1) * sizeof *h);
+    s->layout_off = calloc((size_t)s->plan.n_passes + 1,
+                           sizeof *s->layout_off);
+    if (h == NULL || s->layout_off == NULL) {
+        free(h);
+        alc_diag_errorf(d, "out of memory compiling the allocation");
+        return -1;
+    }
+    n = 0;
+    for (int k = 0; k < s->plan.n_passes; k++) {
+        s->layout_off[k] = n;
+        n += alc_cuda_layout(&s->plan.passes[k], h + n);
+    }
+    int rc = s->dev->ops->mem_alloc(s->dev, &s->layout,
+                                    (size_t)n * sizeof *h, d);
+    if (rc == 0) {
+        rc = s->dev->ops->htod(s->dev, s->layout, h, (size_t)n * sizeof *h,
+                               d);
+    }
+    free(h);
+    return rc;
+}
+
 static int state_load(struct cstate *s, struct alc_diag *d)
 {
     struct alc_cuda_image img = {s->src, s->bin.data != NULL ? &s->bin : NULL};
@@ -460,16 +493,14 @@ static int state_load(struct cstate *s, struct alc_diag *d)
     }
     for (int k = 0; k < s->plan.n_passes; k++) {
         snprintf(name, sizeof name, "alc_p%d", k + 1);
-        if (dev->ops->function(dev, s->mod, name, &s->fn[2 * k], d) != 0) {
-            goto done;
-        }
-        snprintf(name, sizeof name, "alc_p%d_combine", k + 1);
-        if (dev->ops->function(dev, s->mod, name, &s->fn[2 * k + 1], d) !=
-            0) {
+        if (dev->ops->function(dev, s->mod, name, &s->fn[k], d) != 0) {
             goto done;
         }
     }
-    rc = 0;
+    if (dev->ops->function(dev, s->mod, "alc_combine", &s->combine, d) != 0) {
+        goto done;
+    }
+    rc = state_layouts(s, d);
 done:
     pthread_mutex_unlock(&mu);
     return rc;
@@ -481,16 +512,18 @@ static void cuda_release(void *state)
     if (s == NULL) {
         return;
     }
-    if (s->mod != NULL) {
+    if (s->mod != NULL || s->layout != 0) {
         struct alc_diag d;
         alc_diag_init(&d);
         pthread_mutex_lock(&mu);
         if (s->dev->ops->bind(s->dev, &d) == 0) {
+            s->dev->ops->mem_free(s->dev, s->layout);
             s->dev->ops->module_unload(s->dev, s->mod);
         }
         pthread_mutex_unlock(&mu);
         alc_diag_free(&d);
     }
+    free(s->layout_off);
     alc_cuda_binary_free(&s->bin);
     alc_plan_free(&s->plan);
     alc_ir_free(&s->ir);
@@ -551,7 +584,7 @@ static void *cuda_compile(const struct alc_ir *ir, struct alc_diag *d)
         return NULL;
     }
     s->need = plan_needs(&s->plan);
-    s->fn = calloc(2 * (size_t)s->plan.n_passes + 1, sizeof *s->fn);
+    s->fn = calloc((size_t)s->plan.n_passes + 1, sizeof *s->fn);
     if (s->fn == NULL || state_emit(s, d) != 0 ||
         (s->dev->want != ALC_CUDA_WANT_NONE && state_nvrtc(s, d) != 0) ||
         (s->plan.n_passes > 0 && state_load(s, d) != 0)) {
@@ -608,7 +641,7 @@ static int run_tiles(struct run *x, int k, struct alc_cuda_args *a,
     if (timed && dev->ops->time_begin(dev, d) != 0) {
         return -1;
     }
-    if (launch(x, x->s->fn[2 * k], n, a, d) != 0) {
+    if (launch(x, x->s->fn[k], n, a, d) != 0) {
         return -1;
     }
     if (timed) {
@@ -679,7 +712,10 @@ static int run_combine(struct run *x, int k, struct alc_cuda_args *a,
     if (ns == 0) {
         return 0;
     }
-    if (launch(x, x->s->fn[2 * k + 1], mir.n_units, a, d) != 0 ||
+    a->layout = x->s->layout +
+                (uint64_t)x->s->layout_off[k] * sizeof(int32_t);
+    a->n_slots = (int64_t)ns;
+    if (launch(x, x->s->combine, mir.n_units, a, d) != 0 ||
         x->dev->ops->sync(x->dev, d) != 0 ||
         x->dev->ops->dtoh(x->dev, x->hrec, a->out,
                           (size_t)mir.n_units * ns * sizeof(double),

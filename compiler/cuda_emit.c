@@ -20,10 +20,12 @@
  *         (plan.h layout, acc->slot offsets) to rec[tile.rec];
  *         quantile operands are stored to store[] at the element's index in
  *         its unit.
- *   alc_pk_combine(A)   one block per unit (grid-stride): the unit's tile
- *       records combined in place in the pairwise tree of
- *       alc_plan_combine_tree ((0 1) (2 3) ..., then step 2, 4, ...), the
- *       result copied to out[unit].
+ *   alc_combine(A)   (in the prelude, one for every pass and program) one
+ *       block per unit (grid-stride): the unit's tile records combined in
+ *       place in the pairwise tree of alc_plan_combine_tree ((0 1) (2 3)
+ *       ..., then step 2, 4, ...), the result copied to out[unit]; the
+ *       record layout (kind and slot of each accumulator) comes in
+ *       A.layout.
  *
  * Every order is fixed by the tile and block size, so the result does not
  * depend on the device, the grid or the launch order. Element semantics are
@@ -33,6 +35,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alc_cuda.h"
 #include "backend.h"
@@ -83,9 +86,12 @@ static const char prelude_body[] =
     "    const long long *unit_count;  /* (n_units) records */\n"
     "    long long n_units;\n"
     "    double *out;                  /* (n_units, NS) combined records */\n"
+    "    const int *layout;            /* n_accs, then kind and slot of "
+    "each */\n"
+    "    long long n_slots;            /* NS: doubles per record */\n"
     "};\n"
     "static_assert(sizeof(struct alc_tile) == 80, \"alc_tile layout\");\n"
-    "static_assert(sizeof(struct alc_args) == 88, \"alc_args layout\");\n"
+    "static_assert(sizeof(struct alc_args) == 104, \"alc_args layout\");\n"
     "\n"
     "ALC_FN double alc_inf(void)\n"
     "{\n"
@@ -125,44 +131,41 @@ static const char prelude_body[] =
     "    return __uint_as_float(s | ((e + 112u) << 23) | (m << 13));\n"
     "}\n"
     "\n"
-    "ALC_FN float alc_w1(const struct alc_tile &T, long long e)\n"
-    "{\n"
-    "    const unsigned short *h = (const unsigned short *)T.w;\n"
-    "    if (T.dtype == ALC_DT_BF16) {\n"
-    "        return alc_bf16(h[e]);\n"
-    "    }\n"
-    "    if (T.dtype == ALC_DT_F16) {\n"
-    "        return alc_f16(h[e]);\n"
-    "    }\n"
-    "    return ((const float *)T.w)[e];\n"
-    "}\n"
-    "\n"
-    "/* w[0..8) = weights i .. i+8 of the tile; m < 8 at the tile's end. */\n"
+    "/* w[0..8) = weights i .. i+8 of the tile, converted; m < 8 at the\n"
+    " * tile's end (16-bit formats: the raw halves first, so that one\n"
+    " * conversion loop serves both cases). */\n"
     "ALC_FN void alc_w8(const struct alc_tile &T, int i, int m, float *w)\n"
     "{\n"
     "    const long long e = T.start + i;\n"
-    "    if (m < ALC_VEC) {\n"
+    "    if (T.dtype == ALC_DT_F32) {\n"
+    "        const float *f = (const float *)T.w + e;\n"
+    "        if (m == ALC_VEC) {\n"
+    "            const float4 p = *(const float4 *)f;\n"
+    "            const float4 q = *(const float4 *)(f + 4);\n"
+    "            w[0] = p.x, w[1] = p.y, w[2] = p.z, w[3] = p.w;\n"
+    "            w[4] = q.x, w[5] = q.y, w[6] = q.z, w[7] = q.w;\n"
+    "            return;\n"
+    "        }\n"
     "#pragma unroll\n"
     "        for (int j = 0; j < ALC_VEC; j++) {\n"
-    "            w[j] = j < m ? alc_w1(T, e + j) : 0.0f;\n"
+    "            w[j] = j < m ? f[j] : 0.0f;\n"
     "        }\n"
     "        return;\n"
     "    }\n"
-    "    if (T.dtype == ALC_DT_F32) {\n"
-    "        const float4 p = *(const float4 *)((const float *)T.w + e);\n"
-    "        const float4 q = *(const float4 *)((const float *)T.w + e + "
-    "4);\n"
-    "        w[0] = p.x, w[1] = p.y, w[2] = p.z, w[3] = p.w;\n"
-    "        w[4] = q.x, w[5] = q.y, w[6] = q.z, w[7] = q.w;\n"
-    "        return;\n"
+    "    const unsigned short *p = (const unsigned short *)T.w + e;\n"
+    "    unsigned h[ALC_VEC];\n"
+    "    if (m == ALC_VEC) {\n"
+    "        const uint4 q = *(const uint4 *)p;\n"
+    "        h[0] = q.x & 0xffffu, h[1] = q.x >> 16;\n"
+    "        h[2] = q.y & 0xffffu, h[3] = q.y >> 16;\n"
+    "        h[4] = q.z & 0xffffu, h[5] = q.z >> 16;\n"
+    "        h[6] = q.w & 0xffffu, h[7] = q.w >> 16;\n"
+    "    } else {\n"
+    "#pragma unroll\n"
+    "        for (int j = 0; j < ALC_VEC; j++) {\n"
+    "            h[j] = j < m ? p[j] : 0u;\n"
+    "        }\n"
     "    }\n"
-    "    const uint4 q = *(const uint4 *)((const unsigned short *)T.w + "
-    "e);\n"
-    "    const unsigned h[ALC_VEC] = {q.x & 0xffffu, q.x >> 16, q.y & "
-    "0xffffu,\n"
-    "                                 q.y >> 16,     q.z & 0xffffu, q.z >> "
-    "16,\n"
-    "                                 q.w & 0xffffu, q.w >> 16};\n"
     "    const bool bf = T.dtype == ALC_DT_BF16;\n"
     "#pragma unroll\n"
     "    for (int j = 0; j < ALC_VEC; j++) {\n"
@@ -344,6 +347,69 @@ static const char prelude_body[] =
     "    for (int s = 0; s < n; s++) {\n"
     "        b[s] = __shfl_down_sync(ALC_FULL, a[s], o);\n"
     "    }\n"
+    "}\n"
+    "\n"
+    "/* ---- Combining a unit's tile records ---- */\n"
+    "\n"
+    "/* a = a (+) b over a record of layout L (plan.c's record_combine). */\n"
+    "ALC_FN void alc_rcomb(const int *L, double *a, const double *b)\n"
+    "{\n"
+    "    for (int k = 0; k < L[0]; k++) {\n"
+    "        const int kind = L[1 + 2 * k], s = L[2 + 2 * k];\n"
+    "        if (kind == ALC_ACC_SUM) {\n"
+    "            alc_comb_sum(a + s, b + s);\n"
+    "        } else if (kind == ALC_ACC_MIN) {\n"
+    "            alc_comb_min(a + s, b + s);\n"
+    "        } else if (kind == ALC_ACC_MAX) {\n"
+    "            alc_comb_max(a + s, b + s);\n"
+    "        } else if (kind == ALC_ACC_VAR) {\n"
+    "            alc_comb_var(a + s, b + s);\n"
+    "        }\n"
+    "    }\n"
+    "}\n"
+    "\n"
+    "/* The identity record of layout L (plan.c's alc_plan_acc_identity). */\n"
+    "ALC_FN void alc_rident(const int *L, double *a)\n"
+    "{\n"
+    "    for (int k = 0; k < L[0]; k++) {\n"
+    "        const int kind = L[1 + 2 * k], s = L[2 + 2 * k];\n"
+    "        if (kind == ALC_ACC_VAR) {\n"
+    "            a[s] = 0.0, a[s + 1] = 0.0, a[s + 2] = 0.0, a[s + 3] = 0.0;\n"
+    "        } else if (kind != ALC_ACC_STORE) {\n"
+    "            a[s] = kind == ALC_ACC_SUM   ? 0.0\n"
+    "                   : kind == ALC_ACC_MIN ? alc_inf()\n"
+    "                                         : -alc_inf();\n"
+    "        }\n"
+    "    }\n"
+    "}\n"
+    "\n"
+    "/* Each unit's tile records, in place, in the fixed pairwise tree of\n"
+    " * alc_plan_combine_tree; the result to out[unit]. */\n"
+    "extern \"C\" __global__ void __launch_bounds__(ALC_THREADS)\n"
+    "alc_combine(const struct alc_args A)\n"
+    "{\n"
+    "    const long long ns = A.n_slots;\n"
+    "    for (long long un = blockIdx.x; un < A.n_units; un += gridDim.x) {\n"
+    "        double *r = A.rec + A.unit_first[un] * ns;\n"
+    "        const long long n = A.unit_count[un];\n"
+    "        for (long long step = 1; step < n; step *= 2) {\n"
+    "            for (long long i = 2 * step * threadIdx.x; i + step < n;\n"
+    "                 i += 2 * step * ALC_THREADS) {\n"
+    "                alc_rcomb(A.layout, r + i * ns, r + (i + step) * ns);\n"
+    "            }\n"
+    "            __syncthreads();\n"
+    "        }\n"
+    "        if (threadIdx.x == 0) {\n"
+    "            double *p = A.out + un * ns;\n"
+    "            if (n == 0) {\n"
+    "                alc_rident(A.layout, p);\n"
+    "            }\n"
+    "            for (long long s = 0; s < ns && n > 0; s++) {\n"
+    "                p[s] = r[s];\n"
+    "            }\n"
+    "        }\n"
+    "        __syncthreads();\n"
+    "    }\n"
     "}\n";
 
 void alc_cuda_emit_prelude(const struct alc_cuda_emit_opts *o,
@@ -363,6 +429,11 @@ void alc_cuda_emit_prelude(const struct alc_cuda_emit_opts *o,
     alc_sb_printf(out, "#define ALC_DT_F32 %d\n", (int)ALC_DT_F32);
     alc_sb_printf(out, "#define ALC_DT_F16 %d\n", (int)ALC_DT_F16);
     alc_sb_printf(out, "#define ALC_DT_BF16 %d\n", (int)ALC_DT_BF16);
+    alc_sb_printf(out, "#define ALC_ACC_SUM %d\n", (int)ALC_ACC_SUM);
+    alc_sb_printf(out, "#define ALC_ACC_MIN %d\n", (int)ALC_ACC_MIN);
+    alc_sb_printf(out, "#define ALC_ACC_MAX %d\n", (int)ALC_ACC_MAX);
+    alc_sb_printf(out, "#define ALC_ACC_VAR %d\n", (int)ALC_ACC_VAR);
+    alc_sb_printf(out, "#define ALC_ACC_STORE %d\n", (int)ALC_ACC_STORE);
     alc_sb_puts(out, prelude_body);
 }
 
@@ -464,6 +535,7 @@ struct em {
     int ns;          /* record size (doubles) */
     int max_state;   /* largest accumulator state (1 or 4) */
     int reads_w, reads_act;
+    int unroll;      /* unroll the 8 elements of a step (cheap element code) */
     struct alc_sb *out;
 };
 
@@ -679,14 +751,15 @@ static void emit_loop(struct em *e)
                        "            alc_a8(T, c, m, a8);\n");
     }
     alc_sb_printf(o,
-                  "#pragma unroll\n"
+                  "#pragma unroll%s\n"
                   "            for (int j = 0; j < ALC_VEC; j++) {\n"
                   "                if (j >= m) {\n"
                   "                    break;\n"
                   "                }\n"
                   "                %sp%d_elem(%s, %s,\n"
                   "                    (double)T.rows, (double)T.cols, u, x);\n",
-                  e->pre, e->k, e->reads_w ? "(double)w8[j]" : "0.0",
+                  e->unroll ? "" : " 1", e->pre, e->k,
+                  e->reads_w ? "(double)w8[j]" : "0.0",
                   e->reads_act ? "(double)a8[j]" : "0.0");
     for (int a = 0; a < e->ps->n_accs; a++) {
         emit_acc_update(e, a, &store_no);
@@ -721,7 +794,9 @@ static void emit_shuffle_tree(struct em *e, const char *from,
                               const char *indent)
 {
     struct alc_sb *o = e->out;
-    alc_sb_printf(o, "%sfor (int o = %s; o > 0; o >>= 1) {\n", indent, from);
+    /* not unrolled: once per tile, and the var combine is long */
+    alc_sb_printf(o, "#pragma unroll 1\n%sfor (int o = %s; o > 0; o >>= 1) {\n",
+                  indent, from);
     for (int a = 0; a < e->ps->n_accs; a++) {
         const struct alc_plan_acc *acc = &e->ps->accs[a];
         if (acc->kind == ALC_ACC_STORE) {
@@ -810,79 +885,33 @@ static void emit_pass_kernel(struct em *e)
     alc_sb_puts(o, "    }\n}\n\n");
 }
 
-/* ---- The combine kernel ---- */
-
-static void emit_record_fns(struct em *e)
-{
-    struct alc_sb *o = e->out;
-    alc_sb_printf(o,
-                  "/* Pass %d's records: a = a (+) b (plan.c's "
-                  "record_combine), identity. */\n"
-                  "ALC_FN void %sp%d_rcomb(double *a, const double *b)\n{\n",
-                  e->k, e->pre, e->k);
-    for (int a = 0; a < e->ps->n_accs; a++) {
-        const struct alc_plan_acc *acc = &e->ps->accs[a];
-        if (acc->kind != ALC_ACC_STORE) {
-            alc_sb_printf(o, "    %s(a + %d, b + %d);\n", acc_comb[acc->kind],
-                          acc->slot, acc->slot);
-        }
-    }
-    alc_sb_printf(o, "}\n\nALC_FN void %sp%d_rident(double *a)\n{\n", e->pre,
-                  e->k);
-    for (int a = 0; a < e->ps->n_accs; a++) {
-        const struct alc_plan_acc *acc = &e->ps->accs[a];
-        for (int s = 0; s < alc_acc_slots[acc->kind]; s++) {
-            alc_sb_printf(o, "    a[%d] = %s;\n", acc->slot + s,
-                          acc_ident[acc->kind]);
-        }
-    }
-    alc_sb_puts(o, "}\n\n");
-}
-
-static void emit_combine_kernel(struct em *e)
-{
-    struct alc_sb *o = e->out;
-    if (e->ns > 0) {
-        emit_record_fns(e);
-    }
-    alc_sb_printf(o,
-                  "/* Pass %d: each unit's tile records in the fixed pairwise "
-                  "tree\n * of alc_plan_combine_tree, into out[unit]. */\n"
-                  "extern \"C\" __global__ void __launch_bounds__(ALC_THREADS)"
-                  "\n%sp%d_combine(const struct alc_args A)\n{\n",
-                  e->k, e->pre, e->k);
-    if (e->ns == 0) {
-        alc_sb_puts(o, "    /* no records: nothing to combine */\n}\n\n");
-        return;
-    }
-    alc_sb_printf(
-        o,
-        "    for (long long un = blockIdx.x; un < A.n_units; un += "
-        "gridDim.x) {\n"
-        "        double *r = A.rec + A.unit_first[un] * %d;\n"
-        "        const long long n = A.unit_count[un];\n"
-        "        for (long long step = 1; step < n; step *= 2) {\n"
-        "            for (long long i = 2 * step * threadIdx.x; i + step < n;\n"
-        "                 i += 2 * step * ALC_THREADS) {\n"
-        "                %sp%d_rcomb(r + i * %d, r + (i + step) * %d);\n"
-        "            }\n"
-        "            __syncthreads();\n"
-        "        }\n"
-        "        if (threadIdx.x == 0) {\n"
-        "            double *p = A.out + un * %d;\n"
-        "            if (n == 0) {\n"
-        "                %sp%d_rident(p);\n"
-        "            }\n"
-        "            for (int s = 0; s < %d && n > 0; s++) {\n"
-        "                p[s] = r[s];\n"
-        "            }\n"
-        "        }\n"
-        "        __syncthreads();\n"
-        "    }\n}\n\n",
-        e->ns, e->pre, e->k, e->ns, e->ns, e->ns, e->pre, e->k, e->ns);
-}
-
 /* ---- Programs ---- */
+
+/*
+ * Rough cost of evaluating the pass at one element, in simple double ops:
+ * CUDA's double log, exp, sin, ... take tens of instructions each.
+ */
+#define COST_TRANSC 16
+#define UNROLL_MAX_COST 40
+
+static int elem_cost(const struct alc_ir *ir, const struct alc_plan_pass *ps)
+{
+    int cost = 0;
+    for (int i = 0; i < ps->n_elems; i++) {
+        const struct cuda_op *op = &cuda_ops[ir->nodes[ps->elems[i]].op];
+        int transc = op->form == F_CALL && strncmp(op->text, "alc_", 4) != 0 &&
+                     strcmp(op->text, "fabs") != 0;
+        cost += transc || ir->nodes[ps->elems[i]].op == ALC_OP_SIGMOID ||
+                        ir->nodes[ps->elems[i]].op == ALC_OP_SOFTPLUS
+                    ? COST_TRANSC
+                    : 1;
+    }
+    for (int a = 0; a < ps->n_accs; a++) {
+        enum alc_acc_fn fn = ps->accs[a].fn;
+        cost += fn == ALC_AF_LOG || fn == ALC_AF_XLOGX ? COST_TRANSC : 1;
+    }
+    return cost;
+}
 
 static int emit_pass(struct em *e, struct alc_diag *d)
 {
@@ -907,11 +936,15 @@ static int emit_pass(struct em *e, struct alc_diag *d)
     e->ns = e->ps->n_slots;
     e->reads_w = (e->ps->inputs & w_in) != 0;
     e->reads_act = (e->ps->inputs & act_in) != 0;
+    /* Unrolling the 8 elements of a step lets the compiler keep w8/a8 in
+     * registers and overlap the elements: it matters for the memory-bound
+     * passes (OWL, DSA). Heavy element code is compute-bound either way and
+     * would only multiply NVRTC's time by 8. */
+    e->unroll = elem_cost(e->ir, e->ps) <= UNROLL_MAX_COST;
     if (emit_elem_fn(e, d) != 0) {
         return -1;
     }
     emit_pass_kernel(e);
-    emit_combine_kernel(e);
     return 0;
 }
 
@@ -937,6 +970,16 @@ int alc_cuda_emit_program(const struct alc_ir *ir, const struct alc_plan *plan,
     }
     free(e.use_idx);
     return rc;
+}
+
+int alc_cuda_layout(const struct alc_plan_pass *ps, int32_t *out)
+{
+    out[0] = ps->n_accs;
+    for (int a = 0; a < ps->n_accs; a++) {
+        out[1 + 2 * a] = (int32_t)ps->accs[a].kind;
+        out[2 + 2 * a] = ps->accs[a].slot;
+    }
+    return 1 + 2 * ps->n_accs;
 }
 
 int alc_cuda_emit(const struct alc_ir *ir, const struct alc_cuda_emit_opts *o,

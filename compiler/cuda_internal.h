@@ -54,8 +54,10 @@ struct alc_cuda_args {
     uint64_t unit_count;  /* (n_units) int64: records of each unit */
     int64_t n_units;
     uint64_t out;         /* (n_units * n_slots) double: combined records */
+    uint64_t layout;      /* int32 alc_cuda_layout of the pass (combine) */
+    int64_t n_slots;      /* doubles per record (combine) */
 };
-_Static_assert(sizeof(struct alc_cuda_args) == 88, "alc_args layout");
+_Static_assert(sizeof(struct alc_cuda_args) == 104, "alc_args layout");
 
 /* ---- Device interface ---- */
 

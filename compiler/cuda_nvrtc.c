@@ -110,12 +110,15 @@ static int need_api(struct alc_diag *d)
 {
     pthread_once(&api_once, load_api);
     if (!api_ok) {
-        alc_diag_errorf(d, "NVRTC is not available (%s)", api_err);
+        if (d != NULL) {
+            alc_diag_errorf(d, "NVRTC is not available (%s)", api_err);
+        }
         return -1;
     }
     return 0;
 }
 
+/* d may be NULL when only the answer matters. */
 int alc_cuda_nvrtc_available(struct alc_diag *d)
 {
     return need_api(d) == 0;

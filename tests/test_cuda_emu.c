@@ -261,7 +261,7 @@ static void random_record(const struct alc_plan_pass *ps, struct alc_rng *r,
     }
 }
 
-/* pK_combine on random records equals alc_plan_combine_tree bit for bit,
+/* alc_combine on random records equals alc_plan_combine_tree bit for bit,
  * for unit sizes 0, 1, 2, 3, 5, 8, 13, 300 and 1500 records (more than
  * 2 * 256: threads take several pairs per step). */
 static void test_cuda_emu_combine_bit_exact(void **state)
@@ -289,9 +289,11 @@ static void test_cuda_emu_combine_bit_exact(void **state)
     assert_int_equal(alc_cuda_emit_program(&cir, &plan, &eo, &src, &d), 0);
     struct alc_cuda_image img = {alc_sb_str(&src), NULL};
     if (emu.ops->module_load(&emu, &img, &mod, &d) != 0 ||
-        emu.ops->function(&emu, mod, "t_p1_combine", &fn, &d) != 0) {
+        emu.ops->function(&emu, mod, "alc_combine", &fn, &d) != 0) {
         fail_msg("%s", alc_diag_text(&d));
     }
+    int32_t layout[64];
+    int n_layout = alc_cuda_layout(ps, layout);
     for (int u = 0; u < L; u++) {
         first[u] = total;
         total += counts[u];
@@ -304,7 +306,9 @@ static void test_cuda_emu_combine_bit_exact(void **state)
         random_record(ps, &rng, rec + (size_t)i * ns);
     }
     memcpy(want, rec, (size_t)total * ns * sizeof *rec);
-    uint64_t d_rec = 0, d_first = 0, d_count = 0, d_out = 0;
+    uint64_t d_rec = 0, d_first = 0, d_count = 0, d_out = 0, d_lay = 0;
+    emu.ops->mem_alloc(&emu, &d_lay, (size_t)n_layout * 4, &d);
+    emu.ops->htod(&emu, d_lay, layout, (size_t)n_layout * 4, &d);
     emu.ops->mem_alloc(&emu, &d_rec, (size_t)total * ns * 8, &d);
     emu.ops->mem_alloc(&emu, &d_first, sizeof first, &d);
     emu.ops->mem_alloc(&emu, &d_count, sizeof counts, &d);
@@ -314,7 +318,8 @@ static void test_cuda_emu_combine_bit_exact(void **state)
     emu.ops->htod(&emu, d_count, counts, (size_t)L * 8, &d);
     struct alc_cuda_args a = {.rec = d_rec, .unit_first = d_first,
                               .unit_count = d_count, .n_units = L,
-                              .out = d_out};
+                              .out = d_out, .layout = d_lay,
+                              .n_slots = (int64_t)ns};
     if (emu.ops->launch(&emu, fn, 4, ALC_CUDA_THREADS, &a, &d) != 0) {
         fail_msg("%s", alc_diag_text(&d));
     }
@@ -342,6 +347,7 @@ static void test_cuda_emu_combine_bit_exact(void **state)
     emu.ops->mem_free(&emu, d_first);
     emu.ops->mem_free(&emu, d_count);
     emu.ops->mem_free(&emu, d_out);
+    emu.ops->mem_free(&emu, d_lay);
     emu.ops->module_unload(&emu, mod);
     free(rec);
     free(want);
