@@ -343,14 +343,12 @@ struct alc_program *alc_ast_copy(struct alc_arena *a,
     }
     c->n_stmts = p->n_stmts;
     c->cap_stmts = p->n_stmts;
-    if (with_prelude) {
+    if (with_prelude && p->n_prelude > 0) {
         if (copy_stmts(a, p->prelude, p->n_prelude, &c->prelude) != 0) {
             return NULL;
         }
-    } else {
-        c->prelude = p->prelude;
+        c->n_prelude = p->n_prelude;
     }
-    c->n_prelude = p->n_prelude;
     c->n_end_comments = p->n_end_comments;
     if (p->n_end_comments > 0) {
         c->end_comments = copy_comments(a, p->end_comments,

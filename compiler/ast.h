@@ -202,9 +202,10 @@ enum alc_walk alc_walk_program(struct alc_walker *w, struct alc_program *p);
 /* ---- Copy, equality ---- */
 
 /* Deep copy into arena a (strings included); checker fields are cleared
- * (the copy must be checked again). The prelude pointers are shared:
- * the copy's prelude lives in the source program's arena unless
- * with_prelude is set. Returns NULL when out of memory. */
+ * (the copy must be checked again). The prelude is copied too when
+ * with_prelude is set; otherwise the copy has none and alc_check attaches
+ * a fresh one. Nothing of the copy points into p's arena. Returns NULL
+ * when out of memory. */
 struct alc_program *alc_ast_copy(struct alc_arena *a,
                                  const struct alc_program *p,
                                  int with_prelude);
@@ -273,10 +274,11 @@ void alc_random_opts_default(struct alc_random_opts *o);
  * options that allow no program: e.g. no input and no reduction). */
 struct alc_program *alc_ast_random(struct alc_arena *a, struct alc_rng *rng,
                                    const struct alc_random_opts *o);
-/* A random expression of the given level whose free names are those of
- * the first `upto` statements of p (params, lets, fns; p may be NULL),
- * plus inputs, for the searcher's subtree mutations. NULL when no
- * expression of that level can be built from the options. */
+/* A random expression of the given level whose free names are the
+ * params and lets among the first `upto` statements of p (p checked, so
+ * that lets have levels; or NULL) plus inputs, literals and prelude fns,
+ * for the searcher's subtree mutations. NULL when no expression of that
+ * level can be built from the options. */
 struct alc_expr *alc_ast_random_expr(struct alc_arena *a, struct alc_rng *rng,
                                      const struct alc_random_opts *o,
                                      const struct alc_program *p, int upto,

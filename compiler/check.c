@@ -206,7 +206,9 @@ static int cmp_pending(const void *a, const void *b)
 
 static void flush_reports(struct checker *c)
 {
-    qsort(c->errs, (size_t)c->n_errs, sizeof *c->errs, cmp_pending);
+    if (c->n_errs > 1) {
+        qsort(c->errs, (size_t)c->n_errs, sizeof *c->errs, cmp_pending);
+    }
     for (int i = 0; i < c->n_errs; i++) {
         alc_diag_raw(c->d, 1, c->errs[i].text);
         free(c->errs[i].text);
@@ -1027,6 +1029,11 @@ int alc_check(struct alc_program *p, struct alc_diag *d)
     alc_diag_init(&c.tmp);
     c.tmp.max_err = 1 << 30;
     p->checked = 0;
+    if (p->prelude == NULL && p->arena != NULL &&
+        alc_front_attach_prelude(p, d) != 0) {
+        alc_diag_free(&c.tmp);
+        return -1;
+    }
     c.in_prelude = 1;
     resolve_stmts(&c, p->prelude, p->n_prelude, pre_seen);
     c.in_prelude = 0;

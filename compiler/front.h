@@ -46,10 +46,15 @@ struct alc_program *alc_parse(struct alc_arena *a, const char *file,
 /*
  * Resolves names, checks arity, levels, params' ranges, outputs and
  * limits; records every error into d. A program must set `sparsity`
- * unless it is a library (alc_program_is_library). Fills the checker fields of the
- * tree (ast.h). Returns 0 when the program is valid.
+ * unless it is a library (alc_program_is_library). Fills the checker
+ * fields of the tree (ast.h), and attaches the prelude to a tree that has
+ * none. Returns 0 when the program is valid.
  */
 int alc_check(struct alc_program *p, struct alc_diag *d);
+
+/* Parses the embedded prelude into p's arena and attaches it (alc_parse
+ * does; alc_check does for a tree without one, e.g. a generated one). */
+int alc_front_attach_prelude(struct alc_program *p, struct alc_diag *d);
 
 /* A file of fn declarations only (like stdlib/prelude.alloc): it checks
  * without `sparsity =`, but there is nothing to lower. */

@@ -39,7 +39,7 @@ static const struct dsa_op pre_ops[] = {
     {"POW", "$ ^ 2", "POW: x^2"},
     {"EXP", "exp($)", "EXP: e^x"},
     {"NORMALIZE", "nan_to(zscore($), 0)",
-     "NORMALIZE: z-score, unbiased std, NaN read as 0"},
+     "NORMALIZE: z-score, NaN read as 0"},
     {"SIGMOID", "sigmoid($)", "SIGMOID"},
     {"TANH", "tanh($)", "TANH"},
     {"MMS", "($ - min($)) / (max($) - min($) + 0.000000001)",

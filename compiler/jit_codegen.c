@@ -39,11 +39,8 @@ const char *const alc_cg_vfn_name[ALC_VFN_COUNT] = {
 };
 
 const int alc_cg_raw_slots[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = 1,
-    [ALC_ACC_MIN] = 1,
-    [ALC_ACC_MAX] = 1,
-    [ALC_ACC_VAR] = 4,
-    [ALC_ACC_STORE] = 0,
+    [ALC_ACC_SUM] = 1, [ALC_ACC_MIN] = 2,   [ALC_ACC_MAX] = 2,
+    [ALC_ACC_VAR] = 4, [ALC_ACC_STORE] = 0,
 };
 
 /* ---- Helpers ---- */
@@ -89,15 +86,15 @@ LLVMValueRef alc_cg_vi(struct alc_cg *g, uint64_t x)
 LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef s)
 {
     LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), ALC_VL);
-    LLVMValueRef v = LLVMBuildInsertElement(
-        g->b, LLVMGetPoison(vt), s, LLVMConstInt(g->t_i32, 0, 0), "");
+    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetPoison(vt), s,
+                                            LLVMConstInt(g->t_i32, 0, 0), "");
     return LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(vt),
                                   LLVMConstNull(g->v_i32), "");
 }
 
 LLVMValueRef alc_cg_intrinsic(struct alc_cg *g, const char *name,
-                              LLVMTypeRef *tys, int n_tys,
-                              LLVMValueRef *args, int n_args)
+                              LLVMTypeRef *tys, int n_tys, LLVMValueRef *args,
+                              int n_args)
 {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef fn =
@@ -113,8 +110,8 @@ LLVMValueRef alc_cg_fma(struct alc_cg *g, LLVMValueRef a, LLVMValueRef b,
     return alc_cg_intrinsic(g, "llvm.fma", &g->v_f64, 1, args, 3);
 }
 
-LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p,
-                         LLVMValueRef a, LLVMValueRef b)
+LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p, LLVMValueRef a,
+                         LLVMValueRef b)
 {
     return LLVMBuildFCmp(g->b, p, a, b, "");
 }
@@ -170,20 +167,24 @@ struct pf {
     const struct alc_ir *ir;
     const struct alc_plan_pass *ps;
     enum alc_dtype dt;
-    int U;                /* unroll */
+    int U; /* unroll */
     LLVMValueRef fn;
     LLVMValueRef arg[A_N];
-    LLVMValueRef *use;    /* (n_nodes) broadcast layer/model values */
-    LLVMValueRef *val;    /* (n_nodes) element values at the position */
-    LLVMValueRef *acc;    /* (n_accs * U * 4) accumulator allocas */
-    LLVMValueRef *K;      /* (n_accs) var shifts */
-    LLVMValueRef *sptr;   /* (n_accs) store base pointers */
+    LLVMValueRef *use;   /* (n_nodes) broadcast layer/model values */
+    LLVMValueRef *val;   /* (n_nodes) element values at the position */
+    LLVMValueRef *truth; /* (n_nodes) <VL x i1> equal to val != 0 for
+                            values known to be 0 or 1 (never NaN:
+                            comparisons, isnan, ...), else NULL */
+    LLVMValueRef t_out;  /* the truth of the node being emitted */
+    LLVMValueRef *acc;   /* (n_accs * U * 4) accumulator allocas */
+    LLVMValueRef *K;     /* (n_accs) var shifts */
+    LLVMValueRef *sptr;  /* (n_accs) store base pointers */
     LLVMValueRef v_rows, v_cols, lanes;
     LLVMValueRef r_var, c_var; /* allocas: row and column index */
     /* the position being generated */
-    LLVMValueRef p_off;   /* i64 r * cols + c */
-    LLVMValueRef p_c;     /* i64 c */
-    LLVMValueRef p_mask;  /* <VL x i1> or NULL */
+    LLVMValueRef p_off;      /* i64 r * cols + c */
+    LLVMValueRef p_c;        /* i64 c */
+    LLVMValueRef p_mask;     /* <VL x i1> or NULL */
     LLVMValueRef p_w, p_act; /* loaded inputs, or NULL */
 };
 
@@ -194,8 +195,7 @@ static LLVMValueRef *acc_slot(struct pf *f, int a, int u, int s)
 
 /* A (masked) vector load of VL elements of type vt at base[index]. */
 static LLVMValueRef vload(struct pf *f, LLVMTypeRef et, LLVMTypeRef vt,
-                          LLVMValueRef base, LLVMValueRef index,
-                          unsigned align)
+                          LLVMValueRef base, LLVMValueRef index, unsigned align)
 {
     struct alc_cg *g = f->g;
     LLVMValueRef p = LLVMBuildGEP2(g->b, et, base, &index, 1, "");
@@ -242,13 +242,13 @@ static LLVMValueRef load_w(struct pf *f)
     return v;
 }
 
+/* act[col] arrives as double (jit_llvm.c widens each act vector once per
+ * evaluation), so the loop spends no conversion on it. */
 static LLVMValueRef load_act(struct pf *f)
 {
     struct alc_cg *g = f->g;
     if (f->p_act == NULL) {
-        LLVMValueRef v =
-            vload(f, g->t_f32, g->v_f32, f->arg[A_ACT], f->p_c, 4);
-        f->p_act = LLVMBuildFPExt(g->b, v, g->v_f64, "");
+        f->p_act = vload(f, g->t_f64, g->v_f64, f->arg[A_ACT], f->p_c, 8);
     }
     return f->p_act;
 }
@@ -267,6 +267,13 @@ static LLVMValueRef b2d(struct pf *f, LLVMValueRef c)
 static LLVMValueRef is_nan(struct pf *f, LLVMValueRef x)
 {
     return alc_cg_fcmp(f->g, LLVMRealUNO, x, x);
+}
+
+/* A 0/1 result with its truth mask (see struct pf). */
+static LLVMValueRef with_truth(struct pf *f, LLVMValueRef c)
+{
+    f->t_out = c;
+    return b2d(f, c);
 }
 
 static LLVMValueRef emit_input(struct pf *f, int in)
@@ -340,12 +347,12 @@ static LLVMValueRef emit_unary(struct pf *f, enum alc_op op, LLVMValueRef x)
     case ALC_OP_SQRT:
         return alc_cg_intrinsic(g, "llvm.sqrt", &g->v_f64, 1, a, 1);
     case ALC_OP_ISNAN:
-        return b2d(f, is_nan(f, x));
+        return with_truth(f, is_nan(f, x));
     case ALC_OP_ISINF:
-        return b2d(f, alc_cg_fcmp(
-                          g, LLVMRealOEQ,
-                          alc_cg_intrinsic(g, "llvm.fabs", &g->v_f64, 1, a, 1),
-                          alc_cg_vf(g, INFINITY)));
+        return with_truth(
+            f, alc_cg_fcmp(g, LLVMRealOEQ,
+                           alc_cg_intrinsic(g, "llvm.fabs", &g->v_f64, 1, a, 1),
+                           alc_cg_vf(g, INFINITY)));
     default: /* sin, cos, tan, asin, acos, atan, tanh */
         return alc_cg_vmap(g, op, x, NULL);
     }
@@ -369,16 +376,16 @@ static LLVMValueRef emit_logic(struct pf *f, int is_and, LLVMValueRef x,
     LLVMValueRef zero = alc_cg_vf(g, 0.0);
     LLVMValueRef tx = alc_cg_fcmp(g, LLVMRealONE, x, zero);
     LLVMValueRef ty = alc_cg_fcmp(g, LLVMRealONE, y, zero);
-    LLVMValueRef t = is_and ? LLVMBuildAnd(g->b, tx, ty, "")
-                            : LLVMBuildOr(g->b, tx, ty, "");
+    LLVMValueRef t =
+        is_and ? LLVMBuildAnd(g->b, tx, ty, "") : LLVMBuildOr(g->b, tx, ty, "");
     return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealUNO, x, y),
                          alc_cg_vf(g, NAN), b2d(f, t));
 }
 
-static LLVMValueRef emit_cmp(struct pf *f, LLVMRealPredicate p,
-                             LLVMValueRef x, LLVMValueRef y)
+static LLVMValueRef emit_cmp(struct pf *f, LLVMRealPredicate p, LLVMValueRef x,
+                             LLVMValueRef y)
 {
-    return b2d(f, alc_cg_fcmp(f->g, p, x, y));
+    return with_truth(f, alc_cg_fcmp(f->g, p, x, y));
 }
 
 static LLVMValueRef emit_binary(struct pf *f, enum alc_op op, LLVMValueRef x,
@@ -421,9 +428,8 @@ static LLVMValueRef emit_binary(struct pf *f, enum alc_op op, LLVMValueRef x,
     }
 }
 
-static LLVMValueRef emit_ternary(struct pf *f, enum alc_op op,
-                                 LLVMValueRef x, LLVMValueRef y,
-                                 LLVMValueRef z)
+static LLVMValueRef emit_ternary(struct pf *f, enum alc_op op, LLVMValueRef x,
+                                 LLVMValueRef y, LLVMValueRef z)
 {
     struct alc_cg *g = f->g;
     if (op == ALC_OP_WHERE) { /* isnan(c) ? NaN : c != 0 ? a : b */
@@ -432,8 +438,41 @@ static LLVMValueRef emit_ternary(struct pf *f, enum alc_op op,
         return alc_cg_select(g, is_nan(f, x), alc_cg_vf(g, NAN), pick);
     }
     /* clamp: min2(max2(x, lo), hi) */
-    return emit_minmax2(f, LLVMRealOLT, emit_minmax2(f, LLVMRealOGT, x, y),
-                        z);
+    return emit_minmax2(f, LLVMRealOLT, emit_minmax2(f, LLVMRealOGT, x, y), z);
+}
+
+static LLVMValueRef truth_of(struct pf *f, int node)
+{
+    return f->ir->nodes[node].level == ALC_LV_ELEM ? f->truth[node] : NULL;
+}
+
+/*
+ * where/not/and/or over operands known to be 0 or 1 (comparisons): the
+ * NaN cases of their definitions cannot arise, so they work on the i1
+ * masks directly instead of converting to 0.0/1.0 and back. NULL when
+ * the operands do not allow it.
+ */
+static LLVMValueRef emit_on_truth(struct pf *f, const struct alc_ir_node *n,
+                                  LLVMValueRef *a)
+{
+    LLVMBuilderRef b = f->g->b;
+    LLVMValueRef t0 = truth_of(f, n->arg[0]);
+    LLVMValueRef t1 = n->nargs > 1 ? truth_of(f, n->arg[1]) : NULL;
+    if (t0 == NULL) {
+        return NULL;
+    }
+    switch (n->op) {
+    case ALC_OP_WHERE:
+        return alc_cg_select(f->g, t0, a[1], a[2]);
+    case ALC_OP_NOT:
+        return with_truth(f, LLVMBuildNot(b, t0, ""));
+    case ALC_OP_AND:
+        return t1 ? with_truth(f, LLVMBuildAnd(b, t0, t1, "")) : NULL;
+    case ALC_OP_OR:
+        return t1 ? with_truth(f, LLVMBuildOr(b, t0, t1, "")) : NULL;
+    default:
+        return NULL;
+    }
 }
 
 static LLVMValueRef emit_node(struct pf *f, int i)
@@ -445,6 +484,10 @@ static LLVMValueRef emit_node(struct pf *f, int i)
     }
     for (int k = 0; k < n->nargs; k++) {
         a[k] = operand(f, n->arg[k]);
+    }
+    LLVMValueRef r = emit_on_truth(f, n, a);
+    if (r != NULL) {
+        return r;
     }
     switch (n->nargs) {
     case 1:
@@ -458,7 +501,9 @@ static LLVMValueRef emit_node(struct pf *f, int i)
 
 /* ---- Accumulators ---- */
 
-static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x)
+/* f's function of x; t is x's truth mask or NULL. */
+static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x,
+                           LLVMValueRef t)
 {
     struct alc_cg *g = f->g;
     LLVMValueRef zero = alc_cg_vf(g, 0.0), one = alc_cg_vf(g, 1.0);
@@ -470,20 +515,18 @@ static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x)
         return LLVMBuildFMul(g->b, x, x, "");
     case ALC_AF_LOG:
         return transc(f, ALC_OP_LOG, x);
-    case ALC_AF_NZ:
-        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealONE, x, zero), one,
-                             zero);
+    case ALC_AF_NZ: /* a 0/1 value counts as itself */
+        return alc_cg_select(g, t ? t : alc_cg_fcmp(g, LLVMRealONE, x, zero),
+                             one, zero);
     case ALC_AF_POS:
-        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), x,
-                             zero);
+        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), x, zero);
     case ALC_AF_GE0:
         return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), one,
                              zero);
     case ALC_AF_XLOGX:
-        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGT, x, zero),
-                             LLVMBuildFMul(g->b, x,
-                                           transc(f, ALC_OP_LOG, x), ""),
-                             zero);
+        return alc_cg_select(
+            g, alc_cg_fcmp(g, LLVMRealOGT, x, zero),
+            LLVMBuildFMul(g->b, x, transc(f, ALC_OP_LOG, x), ""), zero);
     default:
         return x;
     }
@@ -505,21 +548,33 @@ static LLVMValueRef keep(struct pf *f, LLVMValueRef nv, LLVMValueRef old)
     return f->p_mask ? alc_cg_select(f->g, f->p_mask, nv, old) : nv;
 }
 
-/* min/max accumulate: IEEE 754-2019 minimum/maximum (see plan.h). */
-static LLVMValueRef acc_minmax(struct pf *f, int is_min, LLVMValueRef x,
-                               LLVMValueRef m)
+/* The chunk-relative element index of each lane at the position. */
+static LLVMValueRef elem_index(struct pf *f)
 {
     struct alc_cg *g = f->g;
-    LLVMBuilderRef b = g->b;
-    LLVMValueRef r = alc_cg_select(
-        g, alc_cg_fcmp(g, is_min ? LLVMRealOLT : LLVMRealOGT, x, m), x, m);
-    LLVMValueRef xb = LLVMBuildBitCast(b, x, g->v_i64, "");
-    LLVMValueRef mb = LLVMBuildBitCast(b, m, g->v_i64, "");
-    LLVMValueRef z = is_min ? LLVMBuildOr(b, xb, mb, "")
-                            : LLVMBuildAnd(b, xb, mb, "");
-    r = alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOEQ, x, m),
-                      LLVMBuildBitCast(b, z, g->v_f64, ""), r);
-    return alc_cg_select(g, is_nan(f, x), x, r);
+    LLVMValueRef e[ALC_VL];
+    for (int i = 0; i < ALC_VL; i++) {
+        e[i] = LLVMConstReal(g->t_f64, (double)i);
+    }
+    LLVMValueRef base = LLVMBuildSIToFP(g->b, f->p_off, g->t_f64, "");
+    return LLVMBuildFAdd(g->b, alc_cg_splat(g, base),
+                         LLVMConstVector(e, ALC_VL), "");
+}
+
+/* min/max with the index of the first occurrence (plan.h): a strictly
+ * smaller (larger) value replaces, ties keep the earlier; NaN sticks. */
+static void acc_minmax(struct pf *f, int is_min, LLVMValueRef x,
+                       LLVMValueRef *s)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef m = ld(f, s[0]), i = ld(f, s[1]);
+    LLVMValueRef better =
+        alc_cg_fcmp(g, is_min ? LLVMRealOLT : LLVMRealOGT, x, m);
+    LLVMValueRef nm = alc_cg_select(g, better, x, m);
+    LLVMValueRef ni = alc_cg_select(g, better, elem_index(f), i);
+    nm = alc_cg_select(g, is_nan(f, x), x, nm);
+    st(f, keep(f, nm, m), s[0]);
+    st(f, keep(f, ni, i), s[1]);
 }
 
 static void acc_var(struct pf *f, int a, int u, LLVMValueRef x)
@@ -535,15 +590,14 @@ static void acc_var(struct pf *f, int a, int u, LLVMValueRef x)
     LLVMValueRef *s = acc_slot(f, a, u, 0);
     st(f, LLVMBuildFAdd(b, ld(f, s[0]), one, ""), s[0]);
     st(f, LLVMBuildFAdd(b, ld(f, s[2]), d, ""), s[2]);
-    st(f, LLVMBuildFAdd(b, ld(f, s[3]), LLVMBuildFMul(b, d, d, ""), ""),
-       s[3]);
+    st(f, LLVMBuildFAdd(b, ld(f, s[3]), LLVMBuildFMul(b, d, d, ""), ""), s[3]);
 }
 
 static void acc_store(struct pf *f, int a, LLVMValueRef x)
 {
     struct alc_cg *g = f->g;
-    LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_f64, f->sptr[a], &f->p_off, 1,
-                                   "");
+    LLVMValueRef p =
+        LLVMBuildGEP2(g->b, g->t_f64, f->sptr[a], &f->p_off, 1, "");
     if (f->p_mask == NULL) {
         LLVMSetAlignment(LLVMBuildStore(g->b, x, p), 8);
         return;
@@ -553,22 +607,62 @@ static void acc_store(struct pf *f, int a, LLVMValueRef x)
     alc_cg_intrinsic(g, "llvm.masked.store", tys, 2, args, 4);
 }
 
+/* The mask c when f(x) is exactly 1.0 where c holds and 0.0 elsewhere
+ * (counts), else NULL. */
+static LLVMValueRef acc_fn_mask(struct pf *f, enum alc_acc_fn fn, int node)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef x = f->val[node], t = f->truth[node];
+    LLVMValueRef zero = alc_cg_vf(g, 0.0);
+    switch (fn) {
+    case ALC_AF_ID:
+        return t;
+    case ALC_AF_NZ:
+        return t ? t : alc_cg_fcmp(g, LLVMRealONE, x, zero);
+    case ALC_AF_GE0:
+        return alc_cg_fcmp(g, LLVMRealOGE, x, zero);
+    default:
+        return NULL;
+    }
+}
+
+/* SUM: s + f(x); a count adds 1.0 under its mask instead, which is the
+ * same sum bit for bit (s starts at +0 and never becomes -0, so s + 0.0 is
+ * s) in one masked add. */
+static void acc_sum(struct pf *f, const struct alc_plan_acc *acc,
+                    LLVMValueRef *s)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef old = ld(f, s[0]);
+    LLVMValueRef c = acc_fn_mask(f, acc->fn, acc->node);
+    LLVMValueRef nv = NULL;
+    if (c != NULL) {
+        if (f->p_mask != NULL) {
+            c = LLVMBuildAnd(g->b, c, f->p_mask, "");
+        }
+        nv = LLVMBuildFAdd(g->b, old, alc_cg_vf(g, 1.0), "");
+        st(f, alc_cg_select(g, c, nv, old), s[0]);
+        return;
+    }
+    LLVMValueRef x =
+        acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
+    st(f, keep(f, LLVMBuildFAdd(g->b, old, x, ""), old), s[0]);
+}
+
 static void acc_update(struct pf *f, int a, int u)
 {
     const struct alc_plan_acc *acc = &f->ps->accs[a];
-    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node]);
     LLVMValueRef *s = acc_slot(f, a, u, 0);
-    LLVMValueRef old = NULL;
+    if (acc->kind == ALC_ACC_SUM) {
+        acc_sum(f, acc, s);
+        return;
+    }
+    LLVMValueRef x =
+        acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
     switch (acc->kind) {
-    case ALC_ACC_SUM:
-        old = ld(f, s[0]);
-        st(f, keep(f, LLVMBuildFAdd(f->g->b, old, x, ""), old), s[0]);
-        break;
     case ALC_ACC_MIN:
     case ALC_ACC_MAX:
-        old = ld(f, s[0]);
-        st(f, keep(f, acc_minmax(f, acc->kind == ALC_ACC_MIN, x, old), old),
-           s[0]);
+        acc_minmax(f, acc->kind == ALC_ACC_MIN, x, s);
         break;
     case ALC_ACC_VAR:
         acc_var(f, a, u, x);
@@ -592,7 +686,9 @@ static void emit_position(struct pf *f, LLVMValueRef off, LLVMValueRef c,
     f->p_act = NULL;
     for (int i = 0; i < f->ps->n_elems; i++) {
         int node = f->ps->elems[i];
+        f->t_out = NULL;
         f->val[node] = emit_node(f, node);
+        f->truth[node] = f->t_out;
     }
 }
 
@@ -616,8 +712,7 @@ static LLVMValueRef tail_mask(struct pf *f, LLVMValueRef c)
 {
     struct alc_cg *g = f->g;
     LLVMValueRef left = LLVMBuildSub(g->b, f->arg[A_COLS], c, "");
-    return LLVMBuildICmp(g->b, LLVMIntSLT, f->lanes, alc_cg_splat(g, left),
-                         "");
+    return LLVMBuildICmp(g->b, LLVMIntSLT, f->lanes, alc_cg_splat(g, left), "");
 }
 
 static void init_accs(struct pf *f)
@@ -625,14 +720,15 @@ static void init_accs(struct pf *f)
     struct alc_cg *g = f->g;
     for (int a = 0; a < f->ps->n_accs; a++) {
         const struct alc_plan_acc *acc = &f->ps->accs[a];
-        double id[3];
+        double id[4];
         alc_plan_acc_identity(acc->kind, id);
         for (int u = 0; u < f->U; u++) {
             for (int s = 0; s < alc_cg_raw_slots[acc->kind]; s++) {
                 LLVMValueRef *p = acc_slot(f, a, u, s);
                 *p = LLVMBuildAlloca(g->b, g->v_f64, "acc");
-                st(f, alc_cg_vf(g, acc->kind == ALC_ACC_VAR ? 0.0 : id[0]),
-                   *p);
+                /* raw VAR slots (n, K, s1, s2) all start at 0; SUM, MIN
+                 * and MAX start at their identity */
+                st(f, alc_cg_vf(g, acc->kind == ALC_ACC_VAR ? 0.0 : id[s]), *p);
             }
         }
     }
@@ -651,12 +747,12 @@ static void emit_entry(struct pf *f)
             continue;
         }
         LLVMValueRef idx = i64c(f, node);
-        LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_ENV], &idx,
-                                       1, "");
+        LLVMValueRef p =
+            LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_ENV], &idx, 1, "");
         f->use[node] = alc_cg_splat(g, LLVMBuildLoad2(g->b, g->t_f64, p, ""));
     }
-    f->v_rows = alc_cg_splat(
-        g, LLVMBuildSIToFP(g->b, f->arg[A_MATROWS], g->t_f64, ""));
+    f->v_rows =
+        alc_cg_splat(g, LLVMBuildSIToFP(g->b, f->arg[A_MATROWS], g->t_f64, ""));
     f->v_cols =
         alc_cg_splat(g, LLVMBuildSIToFP(g->b, f->arg[A_COLS], g->t_f64, ""));
     init_accs(f);
@@ -664,8 +760,8 @@ static void emit_entry(struct pf *f)
     for (int a = 0; a < f->ps->n_accs; a++) {
         if (f->ps->accs[a].kind == ALC_ACC_STORE) {
             LLVMValueRef idx = i64c(f, k++);
-            LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_ptr, f->arg[A_STORE],
-                                           &idx, 1, "");
+            LLVMValueRef p =
+                LLVMBuildGEP2(g->b, g->t_ptr, f->arg[A_STORE], &idx, 1, "");
             f->sptr[a] = LLVMBuildLoad2(g->b, g->t_ptr, p, "");
         }
     }
@@ -697,8 +793,8 @@ static void emit_exit(struct pf *f)
                                      ? f->K[a]
                                      : ld(f, *acc_slot(f, a, u, s));
                 LLVMValueRef idx = i64c(f, pos);
-                LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_RAW],
-                                               &idx, 1, "");
+                LLVMValueRef p =
+                    LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_RAW], &idx, 1, "");
                 LLVMSetAlignment(LLVMBuildStore(g->b, v, p), 8);
                 pos += ALC_VL;
             }
@@ -778,9 +874,9 @@ static void emit_loops(struct pf *f)
 static LLVMValueRef declare_pass_fn(struct alc_cg *g, const char *name)
 {
     LLVMTypeRef params[A_N] = {
-        [A_W] = g->t_ptr,     [A_ACT] = g->t_ptr,     [A_NROWS] = g->t_i64,
-        [A_COLS] = g->t_i64,  [A_MATROWS] = g->t_i64, [A_ENV] = g->t_ptr,
-        [A_RAW] = g->t_ptr,   [A_STORE] = g->t_ptr,
+        [A_W] = g->t_ptr,    [A_ACT] = g->t_ptr,     [A_NROWS] = g->t_i64,
+        [A_COLS] = g->t_i64, [A_MATROWS] = g->t_i64, [A_ENV] = g->t_ptr,
+        [A_RAW] = g->t_ptr,  [A_STORE] = g->t_ptr,
     };
     LLVMTypeRef fty = LLVMFunctionType(g->t_void, params, A_N, 0);
     LLVMValueRef fn = LLVMAddFunction(g->mod, name, fty);
@@ -803,10 +899,11 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
     f.U = g->opts->unroll;
     f.use = calloc(nn, sizeof *f.use);
     f.val = calloc(nn, sizeof *f.val);
+    f.truth = calloc(nn, sizeof *f.truth);
     f.acc = calloc(na * (size_t)f.U * 4, sizeof *f.acc);
     f.K = calloc(na, sizeof *f.K);
     f.sptr = calloc(na, sizeof *f.sptr);
-    if (!f.use || !f.val || !f.acc || !f.K || !f.sptr) {
+    if (!f.use || !f.val || !f.truth || !f.acc || !f.K || !f.sptr) {
         goto done;
     }
     f.fn = declare_pass_fn(g, name);
@@ -828,6 +925,7 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
 done:
     free(f.use);
     free(f.val);
+    free(f.truth);
     free(f.acc);
     free(f.K);
     free(f.sptr);
@@ -876,9 +974,9 @@ static void emit_vmath_fn(struct alc_cg *g, enum alc_jit_vfn which,
     LLVMBuildBr(g->b, head);
     LLVMPositionBuilderAtEnd(g->b, head);
     LLVMValueRef i = LLVMBuildLoad2(g->b, g->t_i64, iv, "");
-    LLVMBuildCondBr(
-        g->b, LLVMBuildICmp(g->b, LLVMIntSLT, i, LLVMGetParam(fn, 2), ""),
-        body, exit);
+    LLVMBuildCondBr(g->b,
+                    LLVMBuildICmp(g->b, LLVMIntSLT, i, LLVMGetParam(fn, 2), ""),
+                    body, exit);
     LLVMPositionBuilderAtEnd(g->b, body);
     LLVMValueRef px =
         LLVMBuildGEP2(g->b, g->t_f64, LLVMGetParam(fn, 0), &i, 1, "");
@@ -891,8 +989,7 @@ static void emit_vmath_fn(struct alc_cg *g, enum alc_jit_vfn which,
         LLVMBuildGEP2(g->b, g->t_f64, LLVMGetParam(fn, 1), &i, 1, "");
     LLVMSetAlignment(LLVMBuildStore(g->b, y, py), 8);
     LLVMBuildStore(
-        g->b,
-        LLVMBuildAdd(g->b, i, LLVMConstInt(g->t_i64, ALC_VL, 0), ""), iv);
+        g->b, LLVMBuildAdd(g->b, i, LLVMConstInt(g->t_i64, ALC_VL, 0), ""), iv);
     LLVMBuildBr(g->b, head);
     LLVMPositionBuilderAtEnd(g->b, exit);
     LLVMBuildRetVoid(g->b);

@@ -22,20 +22,29 @@
 #include <llvm-c/Core.h>
 
 #include "backend.h"
+#include "interp.h"
 #include "jit_internal.h"
 #include "llvm_compat.h"
 
-typedef void (*pass_fn)(const void *w, const float *act, int64_t nrows,
+typedef void (*pass_fn)(const void *w, const double *act, int64_t nrows,
                         int64_t cols, int64_t mat_rows, const double *env,
                         double *raw, double **store);
 
+/* Machine code of one LLVM module, shared by the states compiled into it
+ * (alc_jit_compile_batch); freed with the last of them. */
+struct jit_code {
+    LLVMOrcResourceTrackerRef rt; /* owns the code in the JIT */
+    atomic_int refs;
+};
+
 struct alc_jit {
-    struct alc_ir ir;        /* compacted copy, owned */
+    struct alc_ir ir; /* compacted copy, owned */
     struct alc_plan plan;
     struct alc_jit_opts opts;
-    LLVMOrcResourceTrackerRef rt; /* owns the machine code; NULL if none */
-    pass_fn *fns;            /* (n_passes * ALC_DT_COUNT) */
-    int *raw_size;           /* (n_passes) doubles per raw record */
+    struct jit_code *code; /* one reference; NULL without passes */
+    char prefix[32];       /* of its function names in the module */
+    pass_fn *fns;          /* (n_passes * ALC_DT_COUNT) */
+    int *raw_size;         /* (n_passes) doubles per raw record */
     alc_jit_vfn_ptr vfns[ALC_VFN_COUNT];
 };
 
@@ -56,6 +65,9 @@ static void norm_opts(struct alc_jit_opts *o, const struct alc_jit_opts *in)
     }
     if (o->unroll > 4) {
         o->unroll = 4;
+    }
+    if (o->chunk <= 0) {
+        o->chunk = ALC_JIT_CHUNK;
     }
     o->dtypes &= (1u << ALC_DT_COUNT) - 1;
     if (o->dtypes == 0) {
@@ -91,26 +103,20 @@ static void define_symbols(void)
     alc_diag_free(&d);
 }
 
-/* Builds the module of j's plan into u (not optimised). */
-static int build_module(struct alc_llvm_unit *u, const struct alc_ir *ir,
-                        const struct alc_plan *plan,
-                        const struct alc_jit_opts *opts, const char *prefix,
-                        int vmath, struct alc_diag *d)
+/* Starts a module in u with a code generator g over it. */
+static int begin_module(struct alc_llvm_unit *u, struct alc_cg *g,
+                        const struct alc_jit_opts *opts, struct alc_diag *d)
 {
-    struct alc_cg g = {0};
-    int rc = -1;
-    if (alc_llvm_unit_init(u, prefix, d) != 0) {
+    memset(g, 0, sizeof *g);
+    if (alc_llvm_unit_init(u, "alc", d) != 0) {
         return -1;
     }
-    g.ctx = u->ctx;
-    g.mod = u->mod;
-    g.opts = opts;
-    g.b = LLVMCreateBuilderInContext(g.ctx);
-    alc_cg_types(&g);
-    rc = vmath ? alc_cg_vmath_module(&g, prefix, d)
-               : alc_cg_plan(&g, ir, plan, prefix, d);
-    LLVMDisposeBuilder(g.b);
-    return rc;
+    g->ctx = u->ctx;
+    g->mod = u->mod;
+    g->opts = opts;
+    g->b = LLVMCreateBuilderInContext(g->ctx);
+    alc_cg_types(g);
+    return 0;
 }
 
 static int raw_record_size(const struct alc_plan_pass *ps, int U)
@@ -122,8 +128,7 @@ static int raw_record_size(const struct alc_plan_pass *ps, int U)
     return n;
 }
 
-static int lookup_passes(struct alc_jit *j, const char *prefix,
-                         struct alc_diag *d)
+static int lookup_passes(struct alc_jit *j, struct alc_diag *d)
 {
     char name[160];
     for (int k = 0; k < j->plan.n_passes; k++) {
@@ -133,7 +138,7 @@ static int lookup_passes(struct alc_jit *j, const char *prefix,
             if (!(j->opts.dtypes & (1u << dt))) {
                 continue;
             }
-            snprintf(name, sizeof name, "%sp%d_%s", prefix, k + 1,
+            snprintf(name, sizeof name, "%sp%d_%s", j->prefix, k + 1,
                      alc_cg_dtype_suffix[dt]);
             if (alc_llvm_lookup(name, &addr, d) != 0) {
                 return -1;
@@ -144,13 +149,12 @@ static int lookup_passes(struct alc_jit *j, const char *prefix,
     return 0;
 }
 
-static int lookup_vmath(struct alc_jit *j, const char *prefix,
-                        struct alc_diag *d)
+static int lookup_vmath(struct alc_jit *j, struct alc_diag *d)
 {
     char name[160];
     for (int i = 0; i < ALC_VFN_COUNT; i++) {
         uint64_t addr = 0;
-        snprintf(name, sizeof name, "%s%s", prefix, alc_cg_vfn_name[i]);
+        snprintf(name, sizeof name, "%s%s", j->prefix, alc_cg_vfn_name[i]);
         if (alc_llvm_lookup(name, &addr, d) != 0) {
             return -1;
         }
@@ -159,39 +163,100 @@ static int lookup_vmath(struct alc_jit *j, const char *prefix,
     return 0;
 }
 
-/* Generates, optimises, adds and looks up j's code (under compile_mu). */
-static int jit_codegen(struct alc_jit *j, int vmath, struct alc_diag *d)
+static int ensure_symbols(struct alc_diag *d)
+{
+    pthread_once(&symbols_once, define_symbols);
+    if (symbols_ok) {
+        return 0;
+    }
+    /* repeat the definition to report why it failed (LLVM missing...) */
+    if (alc_llvm_define(ALC_JIT_VMAP_SYMBOL, (void *)alc_jit_vmap, d) == 0) {
+        alc_diag_errorf(d, "cannot register JIT helper symbols");
+    }
+    return -1;
+}
+
+/* Emits the functions of the states js[0 .. n) that have code into g's
+ * module, each under a fresh prefix; returns how many have code. */
+static int emit_states(struct alc_cg *g, struct alc_jit **js, int n, int vmath,
+                       struct alc_diag *d)
+{
+    int with_code = 0;
+    for (int i = 0; i < n; i++) {
+        struct alc_jit *j = js[i];
+        if (!vmath && j->plan.n_passes == 0) {
+            continue;
+        }
+        snprintf(j->prefix, sizeof j->prefix, "alc%llu_",
+                 (unsigned long long)atomic_fetch_add(&module_counter, 1));
+        int rc = vmath ? alc_cg_vmath_module(g, j->prefix, d)
+                       : alc_cg_plan(g, &j->ir, &j->plan, j->prefix, d);
+        if (rc != 0) {
+            return -1;
+        }
+        with_code++;
+    }
+    return with_code;
+}
+
+/*
+ * Generates one module for the states js[0 .. n) (all with the same
+ * options), optimises it, adds it to the JIT and looks up every function.
+ * One module amortises LLVM's fixed cost per compilation (pass and
+ * code-generation pipelines, linking) over the batch.
+ */
+static int codegen_batch(struct alc_jit **js, int n, int vmath,
+                         struct alc_diag *d)
 {
     struct alc_llvm_unit u = {0};
-    char prefix[64];
-    int rc = -1;
-    snprintf(prefix, sizeof prefix, "alc%llu_",
-             (unsigned long long)atomic_fetch_add(&module_counter, 1));
-    pthread_once(&symbols_once, define_symbols);
-    if (!symbols_ok) {
-        /* the LLVM initialisation error, if that was the cause */
-        if (alc_llvm_define(ALC_JIT_VMAP_SYMBOL, (void *)alc_jit_vmap, d) ==
-            0) {
-            alc_diag_errorf(d, "cannot register JIT helper symbols");
-        }
+    struct alc_cg g;
+    LLVMOrcResourceTrackerRef rt = NULL;
+    int rc = -1, with_code = 0;
+    if (ensure_symbols(d) != 0) {
         return -1;
     }
     pthread_mutex_lock(&compile_mu);
-    if (build_module(&u, &j->ir, &j->plan, &j->opts, prefix, vmath, d) !=
-            0 ||
-        alc_llvm_optimize(&u, d) != 0 || alc_llvm_add(&u, &j->rt, d) != 0) {
+    if (begin_module(&u, &g, &js[0]->opts, d) != 0) {
         goto done;
     }
-    rc = vmath ? lookup_vmath(j, prefix, d) : lookup_passes(j, prefix, d);
+    with_code = emit_states(&g, js, n, vmath, d);
+    LLVMDisposeBuilder(g.b);
+    if (with_code <= 0) {
+        rc = with_code;
+        goto done;
+    }
+    if (alc_llvm_optimize(&u, d) != 0 || alc_llvm_add(&u, &rt, d) != 0) {
+        goto done;
+    }
+    struct jit_code *code = calloc(1, sizeof *code);
+    if (code == NULL) {
+        alc_llvm_remove(rt);
+        alc_diag_errorf(d, "out of memory compiling the allocation");
+        goto done;
+    }
+    code->rt = rt;
+    atomic_init(&code->refs, with_code);
+    rc = 0;
+    for (int i = 0; i < n; i++) {
+        struct alc_jit *j = js[i];
+        if (!vmath && j->plan.n_passes == 0) {
+            continue;
+        }
+        j->code = code; /* each state holds one of the with_code refs */
+        if ((vmath ? lookup_vmath(j, d) : lookup_passes(j, d)) != 0) {
+            rc = -1;
+        }
+    }
 done:
     pthread_mutex_unlock(&compile_mu);
     alc_llvm_unit_free(&u);
     return rc;
 }
 
-struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
-                                const struct alc_jit_opts *opts,
-                                struct alc_diag *d)
+/* A state with its compacted IR and plan, no code yet. */
+static struct alc_jit *jit_new(const struct alc_ir *ir,
+                               const struct alc_jit_opts *opts,
+                               struct alc_diag *d)
 {
     struct alc_jit *j = calloc(1, sizeof *j);
     if (j == NULL) {
@@ -199,6 +264,10 @@ struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
         return NULL;
     }
     norm_opts(&j->opts, opts);
+    if (ir == NULL) {
+        alc_ir_init(&j->ir);
+        return j;
+    }
     if (alc_ir_compact(ir, &j->ir) != 0) {
         alc_diag_errorf(d, "out of memory compiling the allocation");
         free(j);
@@ -217,11 +286,40 @@ struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
         alc_jit_free(j);
         return NULL;
     }
-    if (j->plan.n_passes > 0 && jit_codegen(j, 0, d) != 0) {
-        alc_jit_free(j);
-        return NULL;
-    }
     return j;
+}
+
+int alc_jit_compile_batch(const struct alc_ir *const *irs, int n,
+                          const struct alc_jit_opts *opts, struct alc_jit **out,
+                          struct alc_diag *d)
+{
+    int rc = -1;
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        out[i] = jit_new(irs[i], opts, d);
+        if (out[i] == NULL) {
+            goto done;
+        }
+    }
+    rc = n > 0 ? codegen_batch(out, n, 0, d) : 0;
+done:
+    if (rc != 0) {
+        for (int i = 0; i < n; i++) {
+            alc_jit_free(out[i]);
+            out[i] = NULL;
+        }
+    }
+    return rc;
+}
+
+struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
+                                const struct alc_jit_opts *opts,
+                                struct alc_diag *d)
+{
+    struct alc_jit *j = NULL;
+    return alc_jit_compile_batch(&ir, 1, opts, &j, d) == 0 ? j : NULL;
 }
 
 struct alc_jit *alc_jit_compile_vmath(struct alc_diag *d)
@@ -233,7 +331,7 @@ struct alc_jit *alc_jit_compile_vmath(struct alc_diag *d)
     }
     norm_opts(&j->opts, NULL);
     alc_ir_init(&j->ir);
-    if (jit_codegen(j, 1, d) != 0) {
+    if (codegen_batch(&j, 1, 1, d) != 0) {
         alc_jit_free(j);
         return NULL;
     }
@@ -250,7 +348,10 @@ void alc_jit_free(struct alc_jit *j)
     if (j == NULL) {
         return;
     }
-    alc_llvm_remove(j->rt);
+    if (j->code != NULL && atomic_fetch_sub(&j->code->refs, 1) == 1) {
+        alc_llvm_remove(j->code->rt);
+        free(j->code);
+    }
     alc_plan_free(&j->plan);
     alc_ir_free(&j->ir);
     free(j->fns);
@@ -286,8 +387,14 @@ int alc_jit_emit(const struct alc_ir *ir, const struct alc_jit_opts *opts,
         alc_ir_free(&cir);
         return -1;
     }
+    struct alc_cg g;
     pthread_mutex_lock(&compile_mu);
-    if (build_module(&u, &cir, &plan, &o, "alc_", 0, d) != 0) {
+    if (begin_module(&u, &g, &o, d) != 0) {
+        goto done;
+    }
+    int bad = alc_cg_plan(&g, &cir, &plan, "alc_", d);
+    LLVMDisposeBuilder(g.b);
+    if (bad != 0) {
         goto done;
     }
     if (kind != ALC_JIT_EMIT_RAW && alc_llvm_optimize(&u, d) != 0) {
@@ -327,23 +434,26 @@ struct pass_run {
     const struct alc_jit *j;
     const struct alc_units *units;
     const struct alc_plan_pass *ps;
-    int k;                   /* 0-based pass index */
+    int k; /* 0-based pass index */
     double *env;
     struct chunk *chunks;
     int64_t n_chunks;
-    struct unit_chunks *uc;  /* (n_units) */
-    double *rec;             /* (n_chunks * n_slots) combined records */
-    double *raw;             /* (n_workers * raw_size) kernel scratch */
-    double **store;          /* (n_stores) unit buffers while storing */
-    double **wstore;         /* (n_workers * n_stores) per-call pointers */
-    int64_t task0;           /* first chunk of the current parallel run */
+    struct unit_chunks *uc; /* (n_units) */
+    double *rec;            /* (n_chunks * n_slots) combined records */
+    double *raw;            /* (n_workers * raw_size) kernel scratch */
+    double **store;         /* (n_stores) unit buffers while storing */
+    double **wstore;        /* (n_workers * n_stores) per-call pointers */
+    int64_t task0;          /* first chunk of the current parallel run */
+    double **act;           /* (n_units * max mats) act vectors as double,
+                               or NULLs when the program reads no act */
+    int max_mats;
     struct alc_pool *pool;
-    double perturb;
+    const struct alc_jit_eval *hooks; /* never NULL */
 };
 
-static int64_t chunk_rows(int64_t cols)
+static int64_t chunk_rows(int64_t chunk, int64_t cols)
 {
-    int64_t r = ALC_JIT_CHUNK / (cols > 0 ? cols : 1);
+    int64_t r = chunk / (cols > 0 ? cols : 1);
     return r > 0 ? r : 1;
 }
 
@@ -357,7 +467,7 @@ static int list_chunks(struct pass_run *x)
         x->uc[u].first = n;
         for (int m = 0; m < uv->n_mats; m++) {
             const struct alc_mat_view *mv = &uv->mats[m];
-            int64_t rpc = chunk_rows(mv->cols);
+            int64_t rpc = chunk_rows(x->j->opts.chunk, mv->cols);
             for (int64_t r = 0; mv->cols > 0 && r < mv->rows; r += rpc) {
                 if (n == cap) {
                     cap = cap ? cap * 2 : 256;
@@ -391,9 +501,10 @@ static void tree_fold(enum alc_acc_kind k, double *s, int n, int w)
     }
 }
 
-/* Raw per-lane kernel output -> one combined record of the chunk. */
+/* Raw per-lane kernel output -> one combined record of the chunk, whose
+ * first element is element elem0 of its unit. */
 static void fold_raw(const struct alc_plan_pass *ps, int U, const double *raw,
-                     double *rec)
+                     int64_t elem0, double *rec)
 {
     const int W = U * ALC_VL;
     double tmp[4 * ALC_VL * 4];
@@ -403,11 +514,18 @@ static void fold_raw(const struct alc_plan_pass *ps, int U, const double *raw,
         const double *r = raw + pos;
         switch (acc->kind) {
         case ALC_ACC_SUM:
-        case ALC_ACC_MIN:
-        case ALC_ACC_MAX:
             memcpy(tmp, r, (size_t)W * sizeof *tmp);
             tree_fold(acc->kind, tmp, W, 1);
             rec[acc->slot] = tmp[0];
+            break;
+        case ALC_ACC_MIN:
+        case ALC_ACC_MAX: /* chunk-relative indices -> unit indices */
+            for (int l = 0; l < W; l++) {
+                tmp[2 * l] = r[l];
+                tmp[2 * l + 1] = r[W + l] + (double)elem0;
+            }
+            tree_fold(acc->kind, tmp, W, 2);
+            memcpy(rec + acc->slot, tmp, 2 * sizeof *tmp);
             break;
         case ALC_ACC_VAR:
             for (int l = 0; l < W; l++) {
@@ -439,13 +557,14 @@ static void run_chunk(void *ctx, int64_t task, int worker)
     }
     const char *w = mv->w;
     if (w != NULL) {
-        w += (size_t)(c->r0 * mv->cols) * (size_t)alc_dtype_table[mv->dtype]
-                                              .size;
+        w += (size_t)(c->r0 * mv->cols) *
+             (size_t)alc_dtype_table[mv->dtype].size;
     }
     pass_fn fn = x->j->fns[x->k * ALC_DT_COUNT + (int)mv->dtype];
-    fn(w, mv->act, c->nr, mv->cols, mv->rows,
-       x->env + (size_t)c->u * (size_t)x->j->ir.n_nodes, raw, st);
-    fold_raw(ps, x->j->opts.unroll, raw,
+    fn(w, x->act[(size_t)c->u * (size_t)x->max_mats + (size_t)c->m], c->nr,
+       mv->cols, mv->rows, x->env + (size_t)c->u * (size_t)x->j->ir.n_nodes,
+       raw, st);
+    fold_raw(ps, x->j->opts.unroll, raw, c->elem0,
              x->rec + (size_t)ci * (size_t)ps->n_slots);
 }
 
@@ -473,11 +592,23 @@ static void finish_unit(struct pass_run *x, int u)
             for (int a = 0; a < r->acc[0]; a++) {
                 s += ps->accs[a].kind == ALC_ACC_STORE;
             }
-            v = alc_plan_quantile(x->store[s], uc->numel, env[n->arg[1]]);
+            /* the interpreter's own selection, on the same values in the
+             * same order */
+            v = alc_interp_reduce(ALC_OP_QUANTILE, x->store[s],
+                                  (size_t)uc->numel, env[n->arg[1]]);
         } else {
             v = alc_plan_finish(ps, r, &x->j->ir, rec, (double)uc->numel);
         }
-        env[r->node] = x->perturb != 0.0 ? v * (1.0 + x->perturb) : v;
+        size_t at = (size_t)r->node * (size_t)x->units->n_units + (size_t)u;
+        if (x->hooks->red_out != NULL) {
+            x->hooks->red_out[at] = v;
+        }
+        if (x->hooks->inject != NULL) {
+            v = x->hooks->inject[at];
+        } else if (x->hooks->perturb_red != 0.0) {
+            v *= 1.0 + x->hooks->perturb_red;
+        }
+        env[r->node] = v;
     }
 }
 
@@ -489,8 +620,9 @@ static int run_units_storing(struct pass_run *x, struct alc_diag *d)
         for (int i = 0; i < ps->n_stores; i++) {
             x->store[i] = malloc(((size_t)uc->numel + 1) * sizeof(double));
             if (x->store[i] == NULL) {
-                alc_diag_errorf(d, "out of memory: quantile needs the %lld "
-                                   "values of unit %d",
+                alc_diag_errorf(d,
+                                "out of memory: quantile needs the %lld "
+                                "values of unit %d",
                                 (long long)uc->numel, u);
                 for (int k = 0; k < i; k++) {
                     free(x->store[k]);
@@ -519,8 +651,9 @@ static int check_dtypes(const struct alc_jit *j, const struct alc_units *U,
             int dt = (int)U->units[u].mats[m].dtype;
             if (dt >= 0 && dt < ALC_DT_COUNT &&
                 !(j->opts.dtypes & (1u << dt))) {
-                alc_diag_errorf(d, "unit %d: weights are %s but the "
-                                   "allocation was compiled without it",
+                alc_diag_errorf(d,
+                                "unit %d: weights are %s but the "
+                                "allocation was compiled without it",
                                 u, alc_dtype_table[dt].st_name);
                 return -1;
             }
@@ -542,12 +675,13 @@ static int run_pass(void *ctx, int pass, double *env, struct alc_diag *d)
         goto oom;
     }
     x->rec = malloc(((size_t)x->n_chunks + 1) * (size_t)x->ps->n_slots *
-                        sizeof *x->rec + 1);
-    x->raw = malloc((size_t)nw * (size_t)x->j->raw_size[x->k] *
-                        sizeof *x->raw + 1);
+                        sizeof *x->rec +
+                    1);
+    x->raw =
+        malloc((size_t)nw * (size_t)x->j->raw_size[x->k] * sizeof *x->raw + 1);
     x->store = calloc((size_t)x->ps->n_stores + 1, sizeof *x->store);
-    x->wstore = calloc((size_t)nw * ((size_t)x->ps->n_stores + 1),
-                       sizeof *x->wstore);
+    x->wstore =
+        calloc((size_t)nw * ((size_t)x->ps->n_stores + 1), sizeof *x->wstore);
     if (!x->rec || !x->raw || !x->store || !x->wstore) {
         goto oom;
     }
@@ -578,32 +712,91 @@ done:
     return rc;
 }
 
-int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
-                     const struct alc_eval_opts *opts, double perturb_red,
-                     struct alc_eval_out *out, struct alc_diag *d)
+static void free_act(struct pass_run *x)
 {
-    struct pass_run x = {.j = j, .units = units, .perturb = perturb_red};
+    size_t n = (size_t)x->units->n_units * (size_t)x->max_mats;
+    for (size_t i = 0; x->act != NULL && i < n; i++) {
+        free(x->act[i]);
+    }
+    free(x->act);
+    x->act = NULL;
+}
+
+/* Each matrix's act vector as double, when the program reads act. */
+static int widen_act(struct pass_run *x, struct alc_diag *d)
+{
+    const unsigned need = (1u << ALC_IN_WANDA) | (1u << ALC_IN_ACT);
+    int need_act = 0;
+    for (int k = 0; k < x->j->plan.n_passes; k++) {
+        need_act |= (x->j->plan.passes[k].inputs & need) != 0;
+    }
+    for (int u = 0; u < x->units->n_units; u++) {
+        int n = x->units->units[u].n_mats;
+        x->max_mats = n > x->max_mats ? n : x->max_mats;
+    }
+    x->act = calloc((size_t)x->units->n_units * (size_t)x->max_mats + 1,
+                    sizeof *x->act);
+    if (x->act == NULL) {
+        goto oom;
+    }
+    for (int u = 0; u < x->units->n_units && need_act; u++) {
+        const struct alc_unit_view *uv = &x->units->units[u];
+        for (int m = 0; m < uv->n_mats; m++) {
+            const struct alc_mat_view *mv = &uv->mats[m];
+            double *a = malloc((size_t)mv->cols * sizeof *a + 1);
+            if (a == NULL) {
+                goto oom;
+            }
+            for (int64_t c = 0; c < mv->cols; c++) {
+                a[c] = (double)mv->act[c];
+            }
+            x->act[(size_t)u * (size_t)x->max_mats + (size_t)m] = a;
+        }
+    }
+    return 0;
+oom:
+    alc_diag_errorf(d, "out of memory evaluating the allocation");
+    return -1;
+}
+
+int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
+                     const struct alc_eval_opts *opts,
+                     const struct alc_jit_eval *hooks, struct alc_eval_out *out,
+                     struct alc_diag *d)
+{
+    static const struct alc_jit_eval no_hooks = {0};
+    struct pass_run x = {
+        .j = j, .units = units, .hooks = hooks != NULL ? hooks : &no_hooks};
     double t0 = alc_now();
     int rc = -1;
     if (units->n_units <= 0) {
         alc_diag_errorf(d, "no allocation units to evaluate");
         return -1;
     }
-    double *env = malloc((size_t)units->n_units * (size_t)j->ir.n_nodes *
-                             sizeof *env + 1);
+    double *env = malloc(
+        (size_t)units->n_units * (size_t)j->ir.n_nodes * sizeof *env + 1);
     int nt = opts->n_threads > 0 ? opts->n_threads : alc_default_threads();
     x.pool = alc_pool_new(nt);
     if (env == NULL || x.pool == NULL) {
         alc_diag_errorf(d, "out of memory evaluating the allocation");
         goto done;
     }
+    /* the executor checks again; act vectors must be known good before
+     * they are widened */
+    if (alc_plan_check_units(alc_ir_inputs_used(&j->ir), units, d) != 0) {
+        goto done;
+    }
     if (j->plan.n_passes > 0 && check_dtypes(j, units, d) != 0) {
         goto done;
     }
-    rc = alc_plan_execute(&j->plan, &j->ir, units, opts, run_pass, &x, env,
-                          out, d);
+    if (j->plan.n_passes > 0 && widen_act(&x, d) != 0) {
+        goto done;
+    }
+    rc = alc_plan_execute(&j->plan, &j->ir, units, opts, run_pass, &x, env, out,
+                          d);
 done:
     alc_pool_free(x.pool);
+    free_act(&x);
     free(env);
     out->seconds = alc_now() - t0;
     return rc;
@@ -637,7 +830,7 @@ static int llvm_evaluate(void *state, const struct alc_ir *ir,
         }
         o.params = pv;
     }
-    rc = alc_jit_evaluate(state, units, &o, 0.0, out, d);
+    rc = alc_jit_evaluate(state, units, &o, NULL, out, d);
     free(pv);
     return rc;
 }

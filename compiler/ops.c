@@ -202,7 +202,8 @@ const struct alc_op_info alc_op_table[ALC_OP_COUNT] = {
                        "number of x that are != 0 and not NaN"),
     [ALC_OP_QUANTILE] = RED("quantile", 2, 0,
                             "torch.quantile(x, q), linear interpolation; q "
-                            "model-level in [0, 1]; NaN if any x is NaN"),
+                            "model-level; NaN if q is outside [0, 1] or "
+                            "NaN, or if any x is NaN"),
 
     [ALC_OP_RANK] = {"rank", ALC_OPK_ACROSS, 1, 0, ALC_OPF_INTEGRAL, NULL,
                      NULL, NULL,

@@ -667,22 +667,27 @@ static struct alc_program *parse_text(struct alc_arena *a, const char *file,
     return rc == 0 ? prog : NULL;
 }
 
+int alc_front_attach_prelude(struct alc_program *p, struct alc_diag *d)
+{
+    struct alc_program *pre = parse_text(p->arena, "prelude.alloc",
+                                         (const char *)alc_prelude_src,
+                                         alc_prelude_src_len, d);
+    if (pre == NULL) {
+        return -1;
+    }
+    p->prelude = pre->stmts;
+    p->n_prelude = pre->n_stmts;
+    return 0;
+}
+
 struct alc_program *alc_parse(struct alc_arena *a, const char *file,
                               const char *src, size_t len,
                               struct alc_diag *d)
 {
     struct alc_program *prog = parse_text(a, file, src, len, d);
-    struct alc_program *pre = NULL;
-    if (prog == NULL) {
+    if (prog == NULL || alc_front_attach_prelude(prog, d) != 0) {
         return NULL;
     }
-    pre = parse_text(a, "prelude.alloc", (const char *)alc_prelude_src,
-                     alc_prelude_src_len, d);
-    if (pre == NULL) {
-        return NULL;
-    }
-    prog->prelude = pre->stmts;
-    prog->n_prelude = pre->n_stmts;
     return prog;
 }
 

@@ -2,40 +2,31 @@
  * plan.c: building the pass schedule of a compacted IR (plan.h), its text
  * dump for `dsac emit --target plan`, accumulator states (identity, combine,
  * finish), and the host side of evaluation: the layer- and model-level
- * stages between passes, layer -> model reductions, rank and quantile.
+ * stages between passes (maps through ops.c, layer -> model reductions and
+ * rank through interp.c's definitions) and the checks on the units.
  * Called by the compiled backends (jit_llvm.c, the CUDA backend).
  */
 #include <math.h>
 #include <stdlib.h>
 
+#include "interp.h"
 #include "plan.h"
 
 const int alc_acc_slots[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = 1,
-    [ALC_ACC_MIN] = 1,
-    [ALC_ACC_MAX] = 1,
-    [ALC_ACC_VAR] = 4,
-    [ALC_ACC_STORE] = 0,
+    [ALC_ACC_SUM] = 1, [ALC_ACC_MIN] = 2,   [ALC_ACC_MAX] = 2,
+    [ALC_ACC_VAR] = 4, [ALC_ACC_STORE] = 0,
 };
 _Static_assert(ALC_ACC_COUNT == 5, "accumulator tables out of sync");
 
 const char *const alc_acc_kind_name[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = "sum",
-    [ALC_ACC_MIN] = "min",
-    [ALC_ACC_MAX] = "max",
-    [ALC_ACC_VAR] = "var",
-    [ALC_ACC_STORE] = "store",
+    [ALC_ACC_SUM] = "sum", [ALC_ACC_MIN] = "min",     [ALC_ACC_MAX] = "max",
+    [ALC_ACC_VAR] = "var", [ALC_ACC_STORE] = "store",
 };
 
 const char *const alc_acc_fn_name[ALC_AF_COUNT] = {
-    [ALC_AF_ID] = "x",
-    [ALC_AF_ABS] = "abs",
-    [ALC_AF_SQ] = "sq",
-    [ALC_AF_LOG] = "log",
-    [ALC_AF_NZ] = "nz",
-    [ALC_AF_POS] = "pos",
-    [ALC_AF_GE0] = "ge0",
-    [ALC_AF_XLOGX] = "xlogx",
+    [ALC_AF_ID] = "x",    [ALC_AF_ABS] = "abs",     [ALC_AF_SQ] = "sq",
+    [ALC_AF_LOG] = "log", [ALC_AF_NZ] = "nz",       [ALC_AF_POS] = "pos",
+    [ALC_AF_GE0] = "ge0", [ALC_AF_XLOGX] = "xlogx",
 };
 _Static_assert(ALC_AF_COUNT == 8, "accumulator function table out of sync");
 
@@ -65,8 +56,8 @@ static void compute_depths(const struct alc_ir *ir, int *depth, int *eldep)
         int m = 0;
         for (int a = 0; a < n->nargs; a++) {
             int x = n->arg[a];
-            m = imax(m, ir->nodes[x].level == ALC_LV_ELEM ? eldep[x]
-                                                          : depth[x]);
+            m = imax(m,
+                     ir->nodes[x].level == ALC_LV_ELEM ? eldep[x] : depth[x]);
         }
         if (n->level == ALC_LV_ELEM) {
             depth[i] = -1;
@@ -325,8 +316,8 @@ static void node_text(const struct alc_ir *ir, int i, struct alc_sb *out)
         alc_sb_printf(out, "param %s", ir->params[n->u.param].name);
         return;
     default:
-        alc_sb_puts(out, n->op == ALC_OP_NEG ? "neg"
-                                             : alc_op_table[n->op].name);
+        alc_sb_puts(out,
+                    n->op == ALC_OP_NEG ? "neg" : alc_op_table[n->op].name);
         for (int a = 0; a < n->nargs; a++) {
             alc_sb_printf(out, " %%%d", n->arg[a]);
         }
@@ -410,9 +401,11 @@ void alc_plan_acc_identity(enum alc_acc_kind k, double *s)
         break;
     case ALC_ACC_MIN:
         s[0] = INFINITY;
+        s[1] = INFINITY;
         break;
     case ALC_ACC_MAX:
         s[0] = -INFINITY;
+        s[1] = INFINITY;
         break;
     case ALC_ACC_VAR:
         s[0] = s[1] = s[2] = s[3] = 0.0;
@@ -422,41 +415,19 @@ void alc_plan_acc_identity(enum alc_acc_kind k, double *s)
     }
 }
 
-static uint64_t bits_of(double x)
+/* min/max states {m, i}: NaN wins; else the smaller (larger) value; on
+ * equal values (+0 and -0 among them) the earlier element. */
+static void minmax_combine(int is_min, double *a, const double *b)
 {
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-static double of_bits(uint64_t u)
-{
-    double x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-/* IEEE 754-2019 minimum/maximum: NaN if either is NaN, -0 < +0. */
-static double min_ieee(double a, double b)
-{
-    if (isnan(a) || isnan(b)) {
-        return isnan(a) ? a : b;
+    if (isnan(a[0]) || isnan(b[0])) {
+        a[0] = NAN;
+        return;
     }
-    if (a == b) {
-        return of_bits(bits_of(a) | bits_of(b));
+    int take = is_min ? b[0] < a[0] : b[0] > a[0];
+    if (take || (b[0] == a[0] && b[1] < a[1])) {
+        a[0] = b[0];
+        a[1] = b[1];
     }
-    return b < a ? b : a;
-}
-
-static double max_ieee(double a, double b)
-{
-    if (isnan(a) || isnan(b)) {
-        return isnan(a) ? a : b;
-    }
-    if (a == b) {
-        return of_bits(bits_of(a) & bits_of(b));
-    }
-    return b > a ? b : a;
 }
 
 /*
@@ -489,10 +460,8 @@ void alc_plan_acc_combine(enum alc_acc_kind k, double *a, const double *b)
         a[0] += b[0];
         break;
     case ALC_ACC_MIN:
-        a[0] = min_ieee(a[0], b[0]);
-        break;
     case ALC_ACC_MAX:
-        a[0] = max_ieee(a[0], b[0]);
+        minmax_combine(k == ALC_ACC_MIN, a, b);
         break;
     case ALC_ACC_VAR:
         var_combine(a, b);
@@ -552,19 +521,19 @@ static double var_finish(const double *s)
 }
 
 /* DSA's entropy from S = sum of p, n = how many p, T = sum p log p:
- * -sum (p/S) log(p/S) = log S - T / S. */
+ * -sum (p/S) log(p/S) = log S - T / S. NaN when nothing qualifies or the
+ * sum is 0 or infinite (interp.c's rule). */
 static double entropy_finish(double S, double n, double T)
 {
-    if (n == 0.0 || S == 0.0) {
+    if (n == 0.0 || !(S > 0.0) || isinf(S)) {
         return NAN;
     }
     return log(S) - T / S;
 }
 
 double alc_plan_finish(const struct alc_plan_pass *p,
-                       const struct alc_plan_red *red,
-                       const struct alc_ir *ir, const double *rec,
-                       double numel)
+                       const struct alc_plan_red *red, const struct alc_ir *ir,
+                       const double *rec, double numel)
 {
     const double *s0 = rec + p->accs[red->acc[0]].slot;
     switch (ir->nodes[red->node].op) {
@@ -593,201 +562,6 @@ double alc_plan_finish(const struct alc_plan_pass *p,
     }
 }
 
-/* ---- Host reductions ---- */
-
-static void swap_d(double *a, double *b)
-{
-    double t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Hoare-style quickselect: v[k] becomes the k-th smallest (no NaN). */
-static void select_kth(double *v, int64_t n, int64_t k)
-{
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double pivot = v[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) {
-                i++;
-            }
-            while (v[j] > pivot) {
-                j--;
-            }
-            if (i <= j) {
-                swap_d(&v[i++], &v[j--]);
-            }
-        }
-        if (k <= j) {
-            hi = j;
-        } else if (k >= i) {
-            lo = i;
-        } else {
-            return;
-        }
-    }
-}
-
-/* torch's lerp: a + w (b - a) for w < 0.5, else b - (b - a)(1 - w). */
-static double lerp_torch(double a, double b, double w)
-{
-    return w < 0.5 ? a + w * (b - a) : b - (b - a) * (1.0 - w);
-}
-
-double alc_plan_quantile(double *v, int64_t n, double q)
-{
-    if (n <= 0 || !(q >= 0.0 && q <= 1.0)) {
-        return NAN;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        if (isnan(v[i])) {
-            return NAN;
-        }
-    }
-    double rank = q * (double)(n - 1);
-    int64_t below = (int64_t)rank;
-    int64_t above = (int64_t)ceil(rank);
-    select_kth(v, n, below);
-    double vb = v[below];
-    double va = vb;
-    if (above != below) { /* the smallest of the elements after below */
-        va = v[below + 1];
-        for (int64_t i = below + 2; i < n; i++) {
-            va = v[i] < va ? v[i] : va;
-        }
-    }
-    return lerp_torch(vb, va, rank - (double)below);
-}
-
-static double sum_fn(const double *x, int64_t n, enum alc_acc_fn f)
-{
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        switch (f) {
-        case ALC_AF_ABS:
-            s += fabs(x[i]);
-            break;
-        case ALC_AF_SQ:
-            s += x[i] * x[i];
-            break;
-        case ALC_AF_LOG:
-            s += log(x[i]);
-            break;
-        case ALC_AF_NZ:
-            s += (x[i] != 0.0 && !isnan(x[i])) ? 1.0 : 0.0;
-            break;
-        default:
-            s += x[i];
-            break;
-        }
-    }
-    return s;
-}
-
-static double var_values(const double *x, int64_t n)
-{
-    if (n < 2) {
-        return NAN;
-    }
-    double mean = sum_fn(x, n, ALC_AF_ID) / (double)n;
-    double ss = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        ss += (x[i] - mean) * (x[i] - mean);
-    }
-    return ss / (double)(n - 1);
-}
-
-static double entropy_values(const double *x, int64_t n)
-{
-    double S = 0.0, h = 0.0;
-    int64_t m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (x[i] >= 0.0) {
-            S += x[i];
-            m++;
-        }
-    }
-    if (m == 0 || S == 0.0) {
-        return NAN;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        double q = x[i] / S;
-        if (x[i] >= 0.0 && q != 0.0) {
-            h += q * log(q);
-        }
-    }
-    return -h;
-}
-
-static double quantile_values(const double *x, int64_t n, double q)
-{
-    double *v = malloc(((size_t)n + 1) * sizeof *v);
-    if (v == NULL) {
-        return NAN;
-    }
-    memcpy(v, x, (size_t)n * sizeof *v);
-    double r = alc_plan_quantile(v, n, q);
-    free(v);
-    return r;
-}
-
-double alc_plan_reduce_values(enum alc_op op, const double *x, int64_t n,
-                              double q)
-{
-    double m;
-    switch (op) {
-    case ALC_OP_MEAN:
-        return sum_fn(x, n, ALC_AF_ID) / (double)n;
-    case ALC_OP_SUM:
-        return sum_fn(x, n, ALC_AF_ID);
-    case ALC_OP_VAR:
-        return var_values(x, n);
-    case ALC_OP_STD:
-        return sqrt(var_values(x, n));
-    case ALC_OP_MIN:
-    case ALC_OP_MAX:
-        m = op == ALC_OP_MIN ? INFINITY : -INFINITY;
-        for (int64_t i = 0; i < n; i++) {
-            m = op == ALC_OP_MIN ? min_ieee(m, x[i]) : max_ieee(m, x[i]);
-        }
-        return m;
-    case ALC_OP_L1:
-        return sum_fn(x, n, ALC_AF_ABS);
-    case ALC_OP_L2:
-        return sqrt(sum_fn(x, n, ALC_AF_SQ));
-    case ALC_OP_MEANABS:
-        return sum_fn(x, n, ALC_AF_ABS) / (double)n;
-    case ALC_OP_GEOMEAN:
-        return exp(sum_fn(x, n, ALC_AF_LOG) / (double)n);
-    case ALC_OP_ENTROPY:
-        return entropy_values(x, n);
-    case ALC_OP_CNT:
-        return sum_fn(x, n, ALC_AF_NZ);
-    case ALC_OP_QUANTILE:
-        return quantile_values(x, n, q);
-    default:
-        return NAN;
-    }
-}
-
-void alc_plan_rank(const double *x, int n, double *out)
-{
-    for (int i = 0; i < n; i++) {
-        int below = 0, equal = 0;
-        if (isnan(x[i])) {
-            out[i] = NAN;
-            continue;
-        }
-        for (int j = 0; j < n; j++) {
-            below += x[j] < x[i];
-            equal += x[j] == x[i];
-        }
-        out[i] = (double)below + 0.5 * (double)(equal - 1);
-    }
-}
-
 /* ---- Execution ---- */
 
 int64_t alc_unit_numel(const struct alc_unit_view *u)
@@ -804,39 +578,30 @@ static const char *unit_name(const struct alc_unit_view *u)
     return u->name != NULL ? u->name : "unnamed";
 }
 
-static int check_mat(unsigned inputs, const struct alc_unit_view *u, int ui,
-                     const struct alc_mat_view *m, struct alc_diag *d)
+/* Why matrix m cannot be evaluated by a program reading `inputs`, or
+ * NULL. The same rules and words as interp.c's check_units. */
+static const char *mat_problem(unsigned inputs, const struct alc_mat_view *m)
 {
-    const unsigned need_w = (1u << ALC_IN_WANDA) | (1u << ALC_IN_WEIGHT);
     const unsigned need_act = (1u << ALC_IN_WANDA) | (1u << ALC_IN_ACT);
-    const char *mn = m->name != NULL ? m->name : "matrix";
-    if ((int)m->dtype < 0 || m->dtype >= ALC_DT_COUNT) {
-        alc_diag_errorf(d, "unit %d (%s): %s: unsupported dtype %d", ui,
-                        unit_name(u), mn, (int)m->dtype);
-        return -1;
+    if (m->rows <= 0 || m->cols <= 0) {
+        return "has no elements";
     }
-    if (m->rows < 0 || m->cols < 0) {
-        alc_diag_errorf(d, "unit %d (%s): %s: negative shape", ui,
-                        unit_name(u), mn);
-        return -1;
-    }
-    if (m->rows * m->cols == 0) {
-        return 0;
-    }
-    if ((inputs & need_w) && m->w == NULL) {
-        alc_diag_errorf(d, "unit %d (%s): %s: no weights", ui, unit_name(u),
-                        mn);
-        return -1;
+    if (m->w == NULL || (int)m->dtype < 0 || m->dtype >= ALC_DT_COUNT) {
+        return "has no weights or an unsupported dtype";
     }
     if ((inputs & need_act) && m->act == NULL) {
-        alc_diag_errorf(d,
-                        "unit %d (%s): %s: the program reads `wanda` or "
-                        "`act` but the matrix has no activation norms "
-                        "(calibrate first)",
-                        ui, unit_name(u), mn);
-        return -1;
+        return "has no activation norms (the program reads `wanda` or "
+               "`act`: calibrate first)";
     }
-    return 0;
+    if ((inputs & (1u << ALC_IN_ALPHA_PEAK)) && isnan(m->alpha_peak)) {
+        return "has no alpha_peak (the runtime computes it when "
+               "alc_compiled_inputs asks for it)";
+    }
+    if ((inputs & (1u << ALC_IN_ALPHA_HILL)) && isnan(m->alpha_hill)) {
+        return "has no alpha_hill (the runtime computes it when "
+               "alc_compiled_inputs asks for it)";
+    }
+    return NULL;
 }
 
 int alc_plan_check_units(unsigned inputs, const struct alc_units *units,
@@ -848,8 +613,18 @@ int alc_plan_check_units(unsigned inputs, const struct alc_units *units,
     }
     for (int u = 0; u < units->n_units; u++) {
         const struct alc_unit_view *uv = &units->units[u];
+        if (uv->n_mats <= 0) {
+            alc_diag_errorf(d, "unit %d (%s) has no matrices", u,
+                            unit_name(uv));
+            return -1;
+        }
         for (int m = 0; m < uv->n_mats; m++) {
-            if (check_mat(inputs, uv, u, &uv->mats[m], d) != 0) {
+            const struct alc_mat_view *mv = &uv->mats[m];
+            const char *why = mat_problem(inputs, mv);
+            if (why != NULL) {
+                alc_diag_errorf(d, "unit %d (%s), matrix %d (%s) %s", u,
+                                unit_name(uv), m,
+                                mv->name ? mv->name : "unnamed", why);
                 return -1;
             }
         }
@@ -908,14 +683,14 @@ static void eval_across(struct exec *x, int i)
     }
     if (n->op == ALC_OP_RANK) {
         double *r = x->tmp + L;
-        alc_plan_rank(x->tmp, L, r);
+        alc_interp_rank(x->tmp, L, r);
         for (int u = 0; u < L; u++) {
             *val(x, u, i) = r[u];
         }
         return;
     }
-    double q = n->nargs > 1 ? *val(x, 0, n->arg[1]) : NAN;
-    double v = alc_plan_reduce_values(n->op, x->tmp, L, q);
+    double q = n->nargs > 1 ? *val(x, 0, n->arg[1]) : 0.0;
+    double v = alc_interp_reduce(n->op, x->tmp, (size_t)L, q);
     for (int u = 0; u < L; u++) {
         *val(x, u, i) = v;
     }
@@ -970,8 +745,7 @@ static void write_outputs(struct exec *x, struct alc_eval_out *out)
     for (int u = 0; u < L; u++) {
         out->sparsity[u] = *val(x, u, x->ir->sparsity);
         if (out->score != NULL) {
-            out->score[u] = x->ir->score >= 0 ? *val(x, u, x->ir->score)
-                                              : NAN;
+            out->score[u] = x->ir->score >= 0 ? *val(x, u, x->ir->score) : NAN;
         }
     }
     if (out->nodes == NULL) {

@@ -40,9 +40,29 @@
  *
  * Host side. alc_plan_execute runs the stages and calls back into the
  * backend for each pass; alc_plan_finish turns combined accumulator states
- * into reduction values; alc_plan_reduce_values and alc_plan_rank implement
- * the layer -> model reductions and rank. Host arithmetic uses the op
- * table's map functions (ops.c), i.e. exactly the interpreter's semantics.
+ * into reduction values. Host arithmetic is exactly the interpreter's: the
+ * op table's map functions (ops.c), and its alc_interp_reduce /
+ * alc_interp_rank (interp.h) for layer -> model reductions, rank and the
+ * selection of a quantile from a unit's stored values.
+ *
+ * What a backend does with a plan (jit_llvm.c is the worked example):
+ *   1. alc_plan_build at compile time; generate, per pass, code that at
+ *      each element evaluates passes[k].elems in order (inputs per ops.h;
+ *      layer/model operands -- passes[k].uses -- are per-unit constants
+ *      read from env), then for each accumulator applies its alc_acc_fn to
+ *      the node's value and folds it into a partial state (SUM: add; MIN/
+ *      MAX: keep the value and its element index, ties to the earlier;
+ *      VAR: count, per-lane shift K = the first value seen and the sums of
+ *      x - K and (x - K)^2, converted by alc_plan_var_from_shifted; STORE:
+ *      write the value at its element index in the unit).
+ *   2. At evaluation: alc_plan_execute(plan, ir, units, opts, pass_fn, ...)
+ *      with a pass_fn that, for every unit, reduces the unit's partial
+ *      states with alc_plan_acc_combine in an order fixed by the data
+ *      layout only (jit_llvm.c: lanes, then chunks of whole rows, each in
+ *      a pairwise tree), and writes alc_plan_finish(...) -- or, for a
+ *      quantile, alc_interp_reduce(ALC_OP_QUANTILE, stored values, numel,
+ *      env[q]) -- into env[u * n_nodes + red.node].
+ * `dsac emit --target plan FILE` prints the plan (alc_plan_dump).
  */
 #ifndef ALC_PLAN_H
 #define ALC_PLAN_H
@@ -57,10 +77,12 @@
 
 enum alc_acc_kind {
     ALC_ACC_SUM,   /* state {s}: s = sum f(x); identity 0 */
-    ALC_ACC_MIN,   /* state {m}: smallest f(x), NaN if any is NaN; -0 < +0
-                      (IEEE 754-2019 minimum, so independent of order);
-                      identity +inf */
-    ALC_ACC_MAX,   /* state {m}: largest, NaN sticky, +0 > -0; id. -inf */
+    ALC_ACC_MIN,   /* state {m, i}: smallest f(x) and the element index
+                      of its first occurrence (so that of +0 and -0 the
+                      first in element order wins, as in the interpreter);
+                      NaN if any is NaN; identity {+inf, +inf} */
+    ALC_ACC_MAX,   /* state {m, i}: largest, likewise; identity
+                      {-inf, +inf} */
     ALC_ACC_VAR,   /* state {n, K, d, m2}: count, a shift K (one of the
                       values), the mean's offset d = mean - K and the sum of
                       squared deviations m2 (Chan et al.'s parallel form,
@@ -87,9 +109,9 @@ enum alc_acc_fn {
     ALC_AF_COUNT
 };
 
-extern const int alc_acc_slots[ALC_ACC_COUNT];              /* state size */
-extern const char *const alc_acc_kind_name[ALC_ACC_COUNT];  /* "sum" */
-extern const char *const alc_acc_fn_name[ALC_AF_COUNT];     /* "abs" */
+extern const int alc_acc_slots[ALC_ACC_COUNT];             /* state size */
+extern const char *const alc_acc_kind_name[ALC_ACC_COUNT]; /* "sum" */
+extern const char *const alc_acc_fn_name[ALC_AF_COUNT];    /* "abs" */
 
 struct alc_plan_acc {
     enum alc_acc_kind kind;
@@ -107,18 +129,18 @@ struct alc_plan_red {
 };
 
 struct alc_plan_pass {
-    int *elems;   /* (n_elems) element-level nodes evaluated per element,
-                     in topological order (leaves and inputs included) */
+    int *elems; /* (n_elems) element-level nodes evaluated per element,
+                   in topological order (leaves and inputs included) */
     int n_elems;
-    int *uses;    /* (n_uses) layer/model nodes the element code reads,
-                     constant within a unit (constants and params too) */
+    int *uses; /* (n_uses) layer/model nodes the element code reads,
+                  constant within a unit (constants and params too) */
     int n_uses;
     struct alc_plan_red *reds; /* (n_reds) */
     int n_reds;
     struct alc_plan_acc *accs; /* (n_accs) */
     int n_accs;
-    int n_slots;   /* size of the pass's combined record (doubles) */
-    int n_stores;  /* accumulators of kind ALC_ACC_STORE */
+    int n_slots;     /* size of the pass's combined record (doubles) */
+    int n_stores;    /* accumulators of kind ALC_ACC_STORE */
     unsigned inputs; /* element inputs read (1u << enum alc_input) */
 };
 
@@ -128,11 +150,11 @@ struct alc_plan_stage {
 };
 
 struct alc_plan {
-    int n_nodes;      /* of the IR the plan was built from */
+    int n_nodes; /* of the IR the plan was built from */
     int n_passes;
     struct alc_plan_pass *passes;  /* (n_passes) passes[0] is "pass 1" */
     struct alc_plan_stage *stages; /* (n_passes + 1) */
-    int *depth;       /* (n_nodes) per node; -1 for element-level nodes */
+    int *depth; /* (n_nodes) per node; -1 for element-level nodes */
 };
 
 /*
@@ -160,26 +182,11 @@ void alc_plan_combine_tree(const struct alc_plan_pass *p, double *rec,
 void alc_plan_var_from_shifted(double n, double K, double s1, double s2,
                                double *state);
 /* The value of reduction red of pass p from its combined record, for a unit
- * of numel elements. Not for quantile (see alc_plan_quantile). */
+ * of numel elements. Not for quantile: select it from the stored values
+ * with alc_interp_reduce(ALC_OP_QUANTILE, ...). */
 double alc_plan_finish(const struct alc_plan_pass *p,
-                       const struct alc_plan_red *red,
-                       const struct alc_ir *ir, const double *rec,
-                       double numel);
-
-/* ---- Host reductions ---- */
-
-/* torch.quantile(v, q) with linear interpolation; reorders v. NaN when n is
- * 0, q is outside [0, 1] or NaN, or any v is NaN. */
-double alc_plan_quantile(double *v, int64_t n, double q);
-/* A REDUCE op over n values, by its definition in ops.c (layer -> model);
- * q is the quantile's second argument, ignored otherwise. Sequential sums,
- * two-pass var. Reorders nothing (copies for quantile); -1.0 never means
- * failure: returns NaN when out of memory for quantile. */
-double alc_plan_reduce_values(enum alc_op op, const double *x, int64_t n,
-                              double q);
-/* rank across units: out[i] = 0-based rank of x[i] among the non-NaN x,
- * ties get the average rank, NaN stays NaN. */
-void alc_plan_rank(const double *x, int n, double *out);
+                       const struct alc_plan_red *red, const struct alc_ir *ir,
+                       const double *rec, double numel);
 
 /* ---- Execution ---- */
 
@@ -191,7 +198,7 @@ void alc_plan_rank(const double *x, int n, double *out);
  * r.node]; it may read the values of earlier stages there.
  */
 typedef int (*alc_plan_pass_fn)(void *ctx, int pass, double *env,
-                                 struct alc_diag *d);
+                                struct alc_diag *d);
 
 /*
  * Checks that units can supply what ir reads (act vectors for wanda/act,
@@ -204,7 +211,9 @@ int alc_plan_execute(const struct alc_plan *p, const struct alc_ir *ir,
                      const struct alc_eval_opts *opts, alc_plan_pass_fn fn,
                      void *ctx, double *env, struct alc_eval_out *out,
                      struct alc_diag *d);
-/* Checks units against the inputs bit set (alc_ir_inputs_used). */
+/* Checks units against the inputs bit set (alc_ir_inputs_used), with the
+ * interpreter's rules: every matrix has elements, weights of a known dtype,
+ * act vectors when wanda/act are read, alpha values when alpha_* are. */
 int alc_plan_check_units(unsigned inputs, const struct alc_units *units,
                          struct alc_diag *d);
 /* Number of elements of a unit (sum of rows * cols). */

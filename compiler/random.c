@@ -494,13 +494,8 @@ static struct alc_stmt *gen_param(struct gen *g, int i)
         return NULL;
     }
     s->lo = 0.0;
-    s->hi = literal(g, g->o->const_lo, g->o->const_hi) + 1.0;
-    s->value = s->hi * alc_rng_double(g->rng);
-    if (g->o->const_digits > 0) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.*g", g->o->const_digits, s->value);
-        s->value = strtod(buf, NULL);
-    }
+    s->hi = literal(g, g->o->const_lo + 1.0, g->o->const_hi + 1.0);
+    s->value = literal(g, 0.0, s->hi);
     if (!(s->value <= s->hi)) {
         s->value = s->hi;
     }

@@ -90,19 +90,32 @@ expr(A) ::= NAME(N) LP RP(R).       { A = ast_call(p, &N, NULL, &R); }
 expr(A) ::= MINUS(O) expr(X). [NEG] { A = ast_prefix(p, ALC_OP_NEG, &O, X); }
 expr(A) ::= NOT(O) expr(X).         { A = ast_prefix(p, ALC_OP_NOT, &O, X); }
 
-expr(A) ::= expr(X) OR(O) expr(Y).    { A = ast_infix(p, ALC_OP_OR, X, &O, Y); }
-expr(A) ::= expr(X) AND(O) expr(Y).   { A = ast_infix(p, ALC_OP_AND, X, &O, Y); }
-expr(A) ::= expr(X) LT(O) expr(Y).    { A = ast_infix(p, ALC_OP_LT, X, &O, Y); }
-expr(A) ::= expr(X) LE(O) expr(Y).    { A = ast_infix(p, ALC_OP_LE, X, &O, Y); }
-expr(A) ::= expr(X) GT(O) expr(Y).    { A = ast_infix(p, ALC_OP_GT, X, &O, Y); }
-expr(A) ::= expr(X) GE(O) expr(Y).    { A = ast_infix(p, ALC_OP_GE, X, &O, Y); }
-expr(A) ::= expr(X) EQEQ(O) expr(Y).  { A = ast_infix(p, ALC_OP_EQ, X, &O, Y); }
-expr(A) ::= expr(X) NE(O) expr(Y).    { A = ast_infix(p, ALC_OP_NE, X, &O, Y); }
-expr(A) ::= expr(X) PLUS(O) expr(Y).  { A = ast_infix(p, ALC_OP_ADD, X, &O, Y); }
-expr(A) ::= expr(X) MINUS(O) expr(Y). { A = ast_infix(p, ALC_OP_SUB, X, &O, Y); }
-expr(A) ::= expr(X) STAR(O) expr(Y).  { A = ast_infix(p, ALC_OP_MUL, X, &O, Y); }
-expr(A) ::= expr(X) SLASH(O) expr(Y). { A = ast_infix(p, ALC_OP_DIV, X, &O, Y); }
-expr(A) ::= expr(X) CARET(O) expr(Y). { A = ast_infix(p, ALC_OP_POW, X, &O, Y); }
+expr(A) ::= expr(X) OR(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_OR, X, &O, Y); }
+expr(A) ::= expr(X) AND(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_AND, X, &O, Y); }
+expr(A) ::= expr(X) LT(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_LT, X, &O, Y); }
+expr(A) ::= expr(X) LE(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_LE, X, &O, Y); }
+expr(A) ::= expr(X) GT(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_GT, X, &O, Y); }
+expr(A) ::= expr(X) GE(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_GE, X, &O, Y); }
+expr(A) ::= expr(X) EQEQ(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_EQ, X, &O, Y); }
+expr(A) ::= expr(X) NE(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_NE, X, &O, Y); }
+expr(A) ::= expr(X) PLUS(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_ADD, X, &O, Y); }
+expr(A) ::= expr(X) MINUS(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_SUB, X, &O, Y); }
+expr(A) ::= expr(X) STAR(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_MUL, X, &O, Y); }
+expr(A) ::= expr(X) SLASH(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_DIV, X, &O, Y); }
+expr(A) ::= expr(X) CARET(O) expr(Y).
+    { A = ast_infix(p, ALC_OP_POW, X, &O, Y); }
 
 /* ---- Call arguments (left recursion, doc/lemon.html 4.4.16) ---- */
 %type args {struct alc_exprlist *}

@@ -126,7 +126,11 @@ static void random_round_trips(const struct alc_random_opts *o, int count,
         if (p == NULL) {
             fail_msg("%s: generator failed", what);
         }
-        p->prelude = NULL;
+        /* the generated tree checks as it is (prelude attached by
+         * alc_check) */
+        if (alc_check(p, &d) != 0) {
+            fail_msg("%s does not check:\n%s", what, alc_diag_text(&d));
+        }
         char *src = print_prog(p, 0);
         struct alc_program *q = parse_ok(&a, what, src);
         /* the generated tree checks and lowers */
@@ -167,11 +171,11 @@ static void test_print_random_deep(void **state)
     (void)state;
     alc_random_opts_default(&o);
     o.ops = ~0ull;
-    o.max_depth = 14;
-    o.p_leaf = 0.05;
+    o.max_depth = 12;
+    o.p_leaf = 0.15;
     o.const_lo = 0;
     o.const_hi = 1e-3;
-    random_round_trips(&o, 500, 2);
+    random_round_trips(&o, 300, 2);
 }
 
 /* Programs with only maps over element inputs still find a layer-level

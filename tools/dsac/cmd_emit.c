@@ -10,11 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "backend.h"
 #include "cli.h"
 #include "front.h"
+#include "jit.h"
+#include "plan.h"
 #if ALC_HAVE_CUDA
 #include "alc_cuda.h"
 #endif
+
 
 int cmd_emit(int argc, char **argv);
 
@@ -46,6 +50,40 @@ static int emit_ir(const struct emit_ctx *c, struct alc_sb *out,
     (void)d;
     alc_ir_dump(c->ir, out);
     return 0;
+}
+
+/* The pass schedule every compiled backend follows (plan.h). */
+static int emit_plan(const struct emit_ctx *c, struct alc_sb *out,
+                     struct alc_diag *d)
+{
+    struct alc_ir ir;
+    struct alc_plan plan;
+    if (alc_ir_compact(c->ir, &ir) != 0) {
+        alc_diag_errorf(d, "out of memory");
+        return -1;
+    }
+    if (alc_plan_build(&plan, &ir, d) != 0) {
+        alc_ir_free(&ir);
+        return -1;
+    }
+    alc_plan_dump(&plan, &ir, out);
+    alc_plan_free(&plan);
+    alc_ir_free(&ir);
+    return 0;
+}
+
+/* The optimised LLVM IR of the CPU backend's pass functions. */
+static int emit_llvm(const struct emit_ctx *c, struct alc_sb *out,
+                     struct alc_diag *d)
+{
+    return alc_jit_emit(c->ir, NULL, ALC_JIT_EMIT_IR, out, d);
+}
+
+/* The host assembly of the same functions. */
+static int emit_asm(const struct emit_ctx *c, struct alc_sb *out,
+                    struct alc_diag *d)
+{
+    return alc_jit_emit(c->ir, NULL, ALC_JIT_EMIT_ASM, out, d);
 }
 
 #if ALC_HAVE_CUDA
@@ -81,6 +119,9 @@ static int emit_ptx(const struct emit_ctx *c, struct alc_sb *out,
 static const struct emit_target targets[] = {
     {"ast", "the syntax tree as an S-expression", emit_ast},
     {"ir", "the lowered DAG (fns inlined, constants folded)", emit_ir},
+    {"plan", "the passes over the elements and the host stages", emit_plan},
+    {"llvm", "the CPU backend's optimised LLVM IR", emit_llvm},
+    {"asm", "the CPU backend's host assembly", emit_asm},
 #if ALC_HAVE_CUDA
     {"cuda", "CUDA C of the GPU kernels (one per pass)", emit_cuda},
     {"ptx", "NVRTC's PTX of those kernels for --arch", emit_ptx},
