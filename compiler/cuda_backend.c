@@ -14,7 +14,8 @@
  *   1. uploads env (every node's value for every unit; small),
  *   2. launches the pass kernel over every tile of the mirror (for a pass
  *      with quantile operands: unit by unit, copying that unit's values
- *      back for a host quickselect, as the CPU backend does),
+ *      back for the interpreter's selection, alc_interp_reduce, as the CPU
+ *      backend does),
  *   3. launches alc_combine with the pass's record layout (one block per
  *      unit, fixed pairwise tree over the unit's tile records) and copies
  *      the n_units combined records back,
@@ -34,6 +35,7 @@
 
 #include "backend.h"
 #include "cuda_internal.h"
+#include "interp.h"
 
 #define ALIGN 256u
 
@@ -696,8 +698,9 @@ static int run_storing(struct run *x, int k, struct alc_cuda_args *a,
                                   (size_t)numel * sizeof(double), d) != 0) {
                 return -1;
             }
-            env[(size_t)u * nn + (size_t)r->node] = alc_plan_quantile(
-                x->hstore, numel, env[(size_t)u * nn + (size_t)n->arg[1]]);
+            env[(size_t)u * nn + (size_t)r->node] = alc_interp_reduce(
+                ALC_OP_QUANTILE, x->hstore, (size_t)numel,
+                env[(size_t)u * nn + (size_t)n->arg[1]]);
         }
     }
     return 0;

@@ -273,44 +273,34 @@ static const char prelude_body[] =
     "    return x > 0.0 ? x * log(x) : 0.0;\n"
     "}\n"
     "\n"
-    "/* IEEE 754-2019 minimum/maximum: NaN sticky, -0 < +0. */\n"
-    "ALC_FN double alc_min_ieee(double a, double b)\n"
-    "{\n"
-    "    if (isnan(a) || isnan(b)) {\n"
-    "        return isnan(a) ? a : b;\n"
-    "    }\n"
-    "    if (a == b) {\n"
-    "        return __longlong_as_double(__double_as_longlong(a) |\n"
-    "                                    __double_as_longlong(b));\n"
-    "    }\n"
-    "    return b < a ? b : a;\n"
-    "}\n"
-    "\n"
-    "ALC_FN double alc_max_ieee(double a, double b)\n"
-    "{\n"
-    "    if (isnan(a) || isnan(b)) {\n"
-    "        return isnan(a) ? a : b;\n"
-    "    }\n"
-    "    if (a == b) {\n"
-    "        return __longlong_as_double(__double_as_longlong(a) &\n"
-    "                                    __double_as_longlong(b));\n"
-    "    }\n"
-    "    return b > a ? b : a;\n"
-    "}\n"
-    "\n"
     "ALC_FN void alc_comb_sum(double *a, const double *b)\n"
     "{\n"
     "    a[0] += b[0];\n"
     "}\n"
     "\n"
+    "/* {m, i} states: plan.c's minmax_combine. NaN wins; else the\n"
+    " * smaller (larger) value; of equal values (+0 and -0 among them) the\n"
+    " * one with the earlier element index i. */\n"
+    "ALC_FN void alc_comb_minmax(bool is_min, double *a, const double *b)\n"
+    "{\n"
+    "    if (isnan(a[0]) || isnan(b[0])) {\n"
+    "        a[0] = alc_nan();\n"
+    "        return;\n"
+    "    }\n"
+    "    const bool take = is_min ? b[0] < a[0] : b[0] > a[0];\n"
+    "    if (take || (b[0] == a[0] && b[1] < a[1])) {\n"
+    "        a[0] = b[0], a[1] = b[1];\n"
+    "    }\n"
+    "}\n"
+    "\n"
     "ALC_FN void alc_comb_min(double *a, const double *b)\n"
     "{\n"
-    "    a[0] = alc_min_ieee(a[0], b[0]);\n"
+    "    alc_comb_minmax(true, a, b);\n"
     "}\n"
     "\n"
     "ALC_FN void alc_comb_max(double *a, const double *b)\n"
     "{\n"
-    "    a[0] = alc_max_ieee(a[0], b[0]);\n"
+    "    alc_comb_minmax(false, a, b);\n"
     "}\n"
     "\n"
     "/* {n, K, d, m2} states: plan.c's var_combine. */\n"
@@ -375,10 +365,11 @@ static const char prelude_body[] =
     "        const int kind = L[1 + 2 * k], s = L[2 + 2 * k];\n"
     "        if (kind == ALC_ACC_VAR) {\n"
     "            a[s] = 0.0, a[s + 1] = 0.0, a[s + 2] = 0.0, a[s + 3] = 0.0;\n"
-    "        } else if (kind != ALC_ACC_STORE) {\n"
-    "            a[s] = kind == ALC_ACC_SUM   ? 0.0\n"
-    "                   : kind == ALC_ACC_MIN ? alc_inf()\n"
-    "                                         : -alc_inf();\n"
+    "        } else if (kind == ALC_ACC_SUM) {\n"
+    "            a[s] = 0.0;\n"
+    "        } else if (kind != ALC_ACC_STORE) { /* {+-inf, index +inf} */\n"
+    "            a[s] = kind == ALC_ACC_MIN ? alc_inf() : -alc_inf();\n"
+    "            a[s + 1] = alc_inf();\n"
     "        }\n"
     "    }\n"
     "}\n"
@@ -682,13 +673,18 @@ static void emit_tile_setup(struct em *e)
         const struct alc_plan_acc *acc = &e->ps->accs[a];
         if (acc->kind == ALC_ACC_VAR) {
             alc_sb_printf(o,
-                          "        double n%d = 0.0, k%d = 0.0, s%d = 0.0, "
-                          "q%d = 0.0; /* #%d var: count, shift, sum d, "
+                          "        double acc%d_n = 0.0, acc%d_k = 0.0, acc%d_s = 0.0, "
+                          "acc%d_q = 0.0; /* #%d var: count, shift, sum d, "
                           "sum d^2 */\n",
                           a, a, a, a, a);
+        } else if (acc->kind == ALC_ACC_SUM) {
+            alc_sb_printf(o, "        double acc%d_a = 0.0; /* #%d sum */\n", a,
+                          a);
         } else if (acc->kind != ALC_ACC_STORE) {
-            alc_sb_printf(o, "        double a%d = %s; /* #%d %s */\n", a,
-                          acc_ident[acc->kind], a,
+            alc_sb_printf(o,
+                          "        double acc%d_a = %s, acc%d_i = alc_inf(); /* #%d "
+                          "%s: value, element index */\n",
+                          a, acc_ident[acc->kind], a, a,
                           alc_acc_kind_name[acc->kind]);
         }
     }
@@ -708,19 +704,26 @@ static void emit_acc_update(struct em *e, int a, int *store_no)
     const struct alc_plan_acc *acc = &e->ps->accs[a];
     switch (acc->kind) {
     case ALC_ACC_SUM:
-        alc_sb_printf(o, "                a%d += x[%d];\n", a, a);
+        alc_sb_printf(o, "                acc%d_a += x[%d];\n", a, a);
         break;
     case ALC_ACC_MIN:
-    case ALC_ACC_MAX:
-        alc_sb_printf(o, "                a%d = alc_%s_ieee(a%d, x[%d]);\n", a,
-                      acc->kind == ALC_ACC_MIN ? "min" : "max", a, a);
+    case ALC_ACC_MAX: /* strictly better: the first occurrence stays */
+        alc_sb_printf(o,
+                      "                if (x[%d] %s acc%d_a) {\n"
+                      "                    acc%d_a = x[%d];\n"
+                      "                    acc%d_i = (double)(T.store_off + i + "
+                      "j);\n"
+                      "                }\n"
+                      "                acc%d_a = isnan(x[%d]) ? x[%d] : acc%d_a;\n",
+                      a, acc->kind == ALC_ACC_MIN ? "<" : ">", a, a, a, a, a,
+                      a, a, a);
         break;
     case ALC_ACC_VAR:
         alc_sb_printf(o,
-                      "                k%d = n%d == 0.0 ? x[%d] : k%d;\n"
-                      "                n%d += 1.0;\n"
-                      "                s%d += x[%d] - k%d;\n"
-                      "                q%d += (x[%d] - k%d) * (x[%d] - k%d);\n",
+                      "                acc%d_k = acc%d_n == 0.0 ? x[%d] : acc%d_k;\n"
+                      "                acc%d_n += 1.0;\n"
+                      "                acc%d_s += x[%d] - acc%d_k;\n"
+                      "                acc%d_q += (x[%d] - acc%d_k) * (x[%d] - acc%d_k);\n",
                       a, a, a, a, a, a, a, a, a, a, a, a, a);
         break;
     default:
@@ -743,12 +746,12 @@ static void emit_loop(struct em *e)
                 "            const int m = T.count - i < ALC_VEC ? T.count - "
                 "i : ALC_VEC;\n");
     if (e->reads_w) {
-        alc_sb_puts(o, "            float w8[ALC_VEC];\n"
-                       "            alc_w8(T, i, m, w8);\n");
+        alc_sb_puts(o, "            float wv[ALC_VEC];\n"
+                       "            alc_w8(T, i, m, wv);\n");
     }
     if (e->reads_act) {
-        alc_sb_puts(o, "            float a8[ALC_VEC];\n"
-                       "            alc_a8(T, c, m, a8);\n");
+        alc_sb_puts(o, "            float av[ALC_VEC];\n"
+                       "            alc_a8(T, c, m, av);\n");
     }
     alc_sb_printf(o,
                   "#pragma unroll%s\n"
@@ -759,8 +762,8 @@ static void emit_loop(struct em *e)
                   "                %sp%d_elem(%s, %s,\n"
                   "                    (double)T.rows, (double)T.cols, u, x);\n",
                   e->unroll ? "" : " 1", e->pre, e->k,
-                  e->reads_w ? "(double)w8[j]" : "0.0",
-                  e->reads_act ? "(double)a8[j]" : "0.0");
+                  e->reads_w ? "(double)wv[j]" : "0.0",
+                  e->reads_act ? "(double)av[j]" : "0.0");
     for (int a = 0; a < e->ps->n_accs; a++) {
         emit_acc_update(e, a, &store_no);
     }
@@ -781,10 +784,13 @@ static void emit_states(struct em *e)
         if (acc->kind == ALC_ACC_VAR) {
             alc_sb_printf(o,
                           "        double r%d[4];\n"
-                          "        alc_var_shifted(n%d, k%d, s%d, q%d, r%d);\n",
+                          "        alc_var_shifted(acc%d_n, acc%d_k, acc%d_s, acc%d_q, r%d);\n",
                           a, a, a, a, a, a);
+        } else if (acc->kind == ALC_ACC_SUM) {
+            alc_sb_printf(o, "        double r%d[1] = {acc%d_a};\n", a, a);
         } else if (acc->kind != ALC_ACC_STORE) {
-            alc_sb_printf(o, "        double r%d[1] = {a%d};\n", a, a);
+            alc_sb_printf(o, "        double r%d[2] = {acc%d_a, acc%d_i};\n", a, a,
+                          a);
         }
     }
 }
@@ -936,7 +942,7 @@ static int emit_pass(struct em *e, struct alc_diag *d)
     e->ns = e->ps->n_slots;
     e->reads_w = (e->ps->inputs & w_in) != 0;
     e->reads_act = (e->ps->inputs & act_in) != 0;
-    /* Unrolling the 8 elements of a step lets the compiler keep w8/a8 in
+    /* Unrolling the 8 elements of a step lets the compiler keep wv/av in
      * registers and overlap the elements: it matters for the memory-bound
      * passes (OWL, DSA). Heavy element code is compute-bound either way and
      * would only multiply NVRTC's time by 8. */

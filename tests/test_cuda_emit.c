@@ -367,6 +367,23 @@ static void test_cuda_emit_literals_exact(void **state)
     alc_ir_free(&ir);
 }
 
+/* A pass with 13 reductions of every kind (30+ accumulator states, which
+ * once collided with the kernel's own names): warning-free PTX. */
+static void test_cuda_emit_wide_pass(void **state)
+{
+    struct alc_ir ir;
+    (void)state;
+    bc_wide_ir(&ir);
+    char *t = emit_text(&ir);
+    assert_non_null(strstr(t, "acc12_a"));
+    if (alc_cuda_nvrtc_available(NULL)) {
+        nvrtc_clean(t, "wide.cu", 80, ALC_CUDA_BIN_PTX);
+        nvrtc_clean(t, "wide.cu", 90, ALC_CUDA_BIN_CUBIN);
+    }
+    free(t);
+    alc_ir_free(&ir);
+}
+
 /* ---- NVRTC ---- */
 
 /* A compile error fails with the program log in the message; the log is
@@ -479,6 +496,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cuda_emit_deterministic),
     cmocka_unit_test(test_cuda_emit_owl_shape),
     cmocka_unit_test(test_cuda_emit_literals_exact),
+    cmocka_unit_test(test_cuda_emit_wide_pass),
     cmocka_unit_test(test_cuda_emit_nvrtc_error_has_log),
     cmocka_unit_test(test_cuda_emit_no_gpu_fallback),
     cmocka_unit_test(test_cuda_emit_driver_symbols),

@@ -172,33 +172,35 @@ static void test_cuda_emu_stdlib_vs_jit(void **state)
         alc_ir_free(&ir);
         free(paths[i]);
     }
-    print_message("stdlib: %ld values compared (%ld exact), %ld ill-"
-                  "conditioned skipped; %.1f s emulated backend (%.1f s "
-                  "g++), %.1f s JIT\n",
-                  cnt.compared, cnt.exact, cnt.skipped, t_backend,
+    print_message("stdlib: %ld reductions compared (%ld exact), %ld ill-"
+                  "conditioned skipped, %ld host values bit-equal; %.1f s "
+                  "emulated backend (%.1f s g++ so far), %.1f s JIT\n",
+                  cnt.compared, cnt.exact, cnt.skipped, cnt.host, t_backend,
                   emu_st.compile_seconds, t_ref);
-    assert_true(cnt.compared > 20 * cnt.skipped);
+    assert_true(cnt.compared > 100 * cnt.skipped);
 }
 
-/* Random programs over the full op table, small units, every dtype. */
+/* Random programs over the full op table (until 50 of them have element
+ * reductions, i.e. kernels), small units, every dtype and mixed. */
 static void test_cuda_emu_random_vs_jit(void **state)
 {
     struct alc_random_opts o;
     struct alc_rng rng;
     struct bc_counts cnt = {0};
-    char what[64];
-    int n = 40;
+    char what[8192];
+    int with_kernels = 0;
     (void)state;
     bc_random_opts(&o);
     alc_rng_seed(&rng, 4242);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; with_kernels < 50; i++) {
         struct alc_ir ir;
         struct fx_units f;
         struct bc_ref ref;
         char *src = bc_random_ir(&rng, &o, &ir);
         bc_ref_init(&ref, &ir, BC_PERTURB);
+        with_kernels += alc_jit_plan(ref.j[0])->n_passes > 0;
         make_small(&f, 300 + (uint64_t)i, i % 4 == 3 ? -1 : i % 3);
-        snprintf(what, sizeof what, "random program %d", i);
+        snprintf(what, sizeof what, "random program %d:\n%s\n", i, src);
         t_backend += bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.5, what,
                               &cnt);
         t_ref += ref.seconds;
@@ -207,12 +209,12 @@ static void test_cuda_emu_random_vs_jit(void **state)
         alc_ir_free(&ir);
         free(src);
     }
-    print_message("random: %ld values compared (%ld exact), %ld ill-"
-                  "conditioned skipped; %.1f s emulated backend (%.1f s "
-                  "g++), %.1f s JIT\n",
-                  cnt.compared, cnt.exact, cnt.skipped, t_backend,
+    print_message("random: %ld reductions compared (%ld exact), %ld ill-"
+                  "conditioned skipped, %ld host values bit-equal; %.1f s "
+                  "emulated backend (%.1f s g++ so far), %.1f s JIT\n",
+                  cnt.compared, cnt.exact, cnt.skipped, cnt.host, t_backend,
                   emu_st.compile_seconds, t_ref);
-    assert_true(cnt.compared > 10 * cnt.skipped);
+    assert_true(cnt.compared > 100 * cnt.skipped);
 }
 
 /* ---- The combine kernel, bit for bit ---- */
@@ -238,25 +240,30 @@ static double special_or(struct alc_rng *r, double x)
     return x;
 }
 
-/* A random record of the pass: sums, min/max with specials and signed
- * zeros, var states made from data (or empty). */
+/* A random record of the pass: sums with specials; min/max {value,
+ * element index} from a few values (ties, +0 and -0, NaN, the identity);
+ * var states made from data (or empty). */
 static void random_record(const struct alc_plan_pass *ps, struct alc_rng *r,
                           double *rec)
 {
+    static const double few[] = {-1.0, 0.0, -0.0, 1.0, 2.5, NAN, INFINITY};
     for (int a = 0; a < ps->n_accs; a++) {
         const struct alc_plan_acc *acc = &ps->accs[a];
         double *st = rec + acc->slot;
-        double x = alc_rng_normal(r) * 100.0;
         if (acc->kind == ALC_ACC_VAR) {
             double n = (double)alc_rng_below(r, 4) * 100.0;
             double K = alc_rng_normal(r) + 1e6;
             double s1 = alc_rng_normal(r) * 10.0 * sqrt(n);
             double s2 = fabs(alc_rng_normal(r)) * n * 4.0 + s1 * s1 / (n + 1);
             alc_plan_var_from_shifted(n, special_or(r, K), s1, s2, st);
+        } else if (acc->kind == ALC_ACC_SUM) {
+            st[0] = special_or(r, alc_rng_normal(r) * 100.0);
+        } else if (alc_rng_double(r) < 0.05) {
+            alc_plan_acc_identity(acc->kind, st);
         } else {
-            st[0] = special_or(r, acc->kind == ALC_ACC_SUM
-                                      ? x
-                                      : (double)(int)(x / 50.0) * 0.0 + x);
+            double v = few[alc_rng_below(r, 7)];
+            st[0] = acc->kind == ALC_ACC_MAX && isinf(v) ? -v : v;
+            st[1] = (double)alc_rng_below(r, 1u << 20);
         }
     }
 }
@@ -284,7 +291,7 @@ static void test_cuda_emu_combine_bit_exact(void **state)
     assert_int_equal(alc_ir_compact(&ir, &cir), 0);
     assert_int_equal(alc_plan_build(&plan, &cir, &d), 0);
     const struct alc_plan_pass *ps = &plan.passes[0];
-    assert_int_equal(ps->n_slots, 8);
+    assert_int_equal(ps->n_slots, 10); /* sum, min, max, var, sum sq */
     alc_cuda_emit_prelude(&eo, &src);
     assert_int_equal(alc_cuda_emit_program(&cir, &plan, &eo, &src, &d), 0);
     struct alc_cuda_image img = {alc_sb_str(&src), NULL};
@@ -325,7 +332,7 @@ static void test_cuda_emu_combine_bit_exact(void **state)
     }
     emu.ops->dtoh(&emu, got, d_out, (size_t)L * ns * 8, &d);
     for (int u = 0; u < L; u++) {
-        double *w = want + (size_t)first[u] * ns, id[8];
+        double *w = want + (size_t)first[u] * ns, id[16];
         if (counts[u] == 0) {
             for (int k = 0; k < ps->n_accs; k++) {
                 alc_plan_acc_identity(ps->accs[k].kind, id + ps->accs[k].slot);
@@ -506,11 +513,11 @@ static void test_cuda_emu_mirror_reuse(void **state)
 
 /* ---- Edges ---- */
 
-/* quantile (values copied back per unit), empty matrices, a unit with no
- * elements, 1-element matrices: all as the JIT. */
-static void test_cuda_emu_quantile_and_empty(void **state)
+/* quantile (values copied back per unit) on multi-tile units with
+ * 1-element matrices: as the JIT. */
+static void test_cuda_emu_quantile(void **state)
 {
-    static const struct bc_shape shapes[] = {{0, 5}, {40, 1700}, {1, 1}};
+    static const struct bc_shape shapes[] = {{40, 1700}, {1, 1}, {3, 5}};
     struct alc_ir ir;
     struct fx_units f;
     struct alc_rng r;
@@ -518,8 +525,7 @@ static void test_cuda_emu_quantile_and_empty(void **state)
     struct bc_counts cnt = {0};
     (void)state;
     alc_rng_seed(&r, 12);
-    bc_units_shapes(&f, &r, 4, shapes, 3, -1, 0.0);
-    f.uv[3].n_mats = 1; /* unit 3: only the 0 x 5 matrix */
+    bc_units_shapes(&f, &r, 4, shapes, 3, -1, 0.001);
     alc_ir_init(&ir);
     int wa = IN(&ir, ALC_IN_WANDA);
     int q = OP2(&ir, ALC_OP_QUANTILE, wa, K(&ir, 0.3));
@@ -533,6 +539,52 @@ static void test_cuda_emu_quantile_and_empty(void **state)
     bc_ref_free(&ref);
     fx_units_free(&f);
     alc_ir_free(&ir);
+}
+
+/* A pass with 13 reductions of every kind, on multi-tile units of every
+ * dtype: as the JIT. */
+static void test_cuda_emu_wide_pass(void **state)
+{
+    struct alc_ir ir;
+    struct bc_ref ref;
+    struct bc_counts cnt = {0};
+    (void)state;
+    bc_wide_ir(&ir);
+    bc_ref_init(&ref, &ir, BC_PERTURB);
+    for (int dt = -1; dt < ALC_DT_COUNT; dt++) {
+        struct fx_units f;
+        make_big(&f, 40 + (uint64_t)(dt + 1), dt);
+        bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.5, "wide pass", &cnt);
+        fx_units_free(&f);
+    }
+    assert_true(cnt.compared >= 4 * 3 * 13);
+    bc_ref_free(&ref);
+    alc_ir_free(&ir);
+}
+
+/* A matrix without elements: the CPU backends' error, before any upload. */
+static void test_cuda_emu_empty_matrix(void **state)
+{
+    struct alc_ir ir;
+    struct fx_units f;
+    struct alc_diag d;
+    double sp[5];
+    struct alc_eval_opts eo = {.S = 0.5};
+    struct alc_eval_out out = {sp, NULL, NULL, 0.0};
+    (void)state;
+    alc_diag_init(&d);
+    alc_ir_init(&ir);
+    irb_dsa(&ir);
+    make_small(&f, 9, ALC_DT_F16);
+    f.mv[2].rows = 0;
+    struct alc_compiled *c = alc_compile(&ir, ALC_BE_CUDA, &d);
+    assert_non_null(c);
+    assert_int_equal(alc_evaluate(c, &f.units, &eo, &out, &d), -1);
+    assert_non_null(strstr(alc_diag_text(&d), "has no elements"));
+    alc_compiled_free(c);
+    fx_units_free(&f);
+    alc_ir_free(&ir);
+    alc_diag_free(&d);
 }
 
 /* Units without act vectors for a program reading wanda: one clear error,
@@ -570,7 +622,11 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_mirror_reuse, setup,
                                     teardown),
-    cmocka_unit_test_setup_teardown(test_cuda_emu_quantile_and_empty, setup,
+    cmocka_unit_test_setup_teardown(test_cuda_emu_quantile, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_wide_pass, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_empty_matrix, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_missing_act, setup,
                                     teardown),
