@@ -131,19 +131,41 @@ static const char prelude_body[] =
     "    return __uint_as_float(s | ((e + 112u) << 23) | (m << 13));\n"
     "}\n"
     "\n"
-    "/* w[0..8) = weights i .. i+8 of the tile, converted; m < 8 at the\n"
-    " * tile's end (16-bit formats: the raw halves first, so that one\n"
-    " * conversion loop serves both cases). */\n"
-    "ALC_FN void alc_w8(const struct alc_tile &T, int i, int m, float *w)\n"
+    "/* The raw bytes of weights i .. i+8 of the tile into r[0..2) (F32: 32\n"
+    " * bytes; BF16/F16: 16 in r[0]); nothing when fewer than 8 remain\n"
+    " * (alc_w8 reads the tail itself). The loop calls it one step ahead, so\n"
+    " * a thread has the next step's load in flight while it computes.\n"
+    " * Weights are read once per pass: streaming loads (ld.global.cs) keep\n"
+    " * them from evicting act from the caches. */\n"
+    "ALC_FN void alc_wload(const struct alc_tile &T, int i, uint4 *r)\n"
+    "{\n"
+    "    if (T.count - i < ALC_VEC) {\n"
+    "        return;\n"
+    "    }\n"
+    "    const long long e = T.start + i;\n"
+    "    if (T.dtype == ALC_DT_F32) {\n"
+    "        const uint4 *p = (const uint4 *)((const float *)T.w + e);\n"
+    "        r[0] = __ldcs(p);\n"
+    "        r[1] = __ldcs(p + 1);\n"
+    "    } else {\n"
+    "        r[0] = __ldcs((const uint4 *)((const unsigned short *)T.w + e));\n"
+    "    }\n"
+    "}\n"
+    "\n"
+    "/* w[0..8) = weights i .. i+8 converted: from r when m == 8, else the\n"
+    " * m < 8 of the tile's end loaded one by one (16-bit formats: the raw\n"
+    " * halves first, so that one conversion loop serves both cases). */\n"
+    "ALC_FN void alc_w8(const struct alc_tile &T, int i, int m,\n"
+    "                   const uint4 *r, float *w)\n"
     "{\n"
     "    const long long e = T.start + i;\n"
     "    if (T.dtype == ALC_DT_F32) {\n"
     "        const float *f = (const float *)T.w + e;\n"
     "        if (m == ALC_VEC) {\n"
-    "            const float4 p = *(const float4 *)f;\n"
-    "            const float4 q = *(const float4 *)(f + 4);\n"
-    "            w[0] = p.x, w[1] = p.y, w[2] = p.z, w[3] = p.w;\n"
-    "            w[4] = q.x, w[5] = q.y, w[6] = q.z, w[7] = q.w;\n"
+    "            w[0] = __uint_as_float(r[0].x), w[1] = __uint_as_float(r[0].y);\n"
+    "            w[2] = __uint_as_float(r[0].z), w[3] = __uint_as_float(r[0].w);\n"
+    "            w[4] = __uint_as_float(r[1].x), w[5] = __uint_as_float(r[1].y);\n"
+    "            w[6] = __uint_as_float(r[1].z), w[7] = __uint_as_float(r[1].w);\n"
     "            return;\n"
     "        }\n"
     "#pragma unroll\n"
@@ -155,11 +177,10 @@ static const char prelude_body[] =
     "    const unsigned short *p = (const unsigned short *)T.w + e;\n"
     "    unsigned h[ALC_VEC];\n"
     "    if (m == ALC_VEC) {\n"
-    "        const uint4 q = *(const uint4 *)p;\n"
-    "        h[0] = q.x & 0xffffu, h[1] = q.x >> 16;\n"
-    "        h[2] = q.y & 0xffffu, h[3] = q.y >> 16;\n"
-    "        h[4] = q.z & 0xffffu, h[5] = q.z >> 16;\n"
-    "        h[6] = q.w & 0xffffu, h[7] = q.w >> 16;\n"
+    "        h[0] = r[0].x & 0xffffu, h[1] = r[0].x >> 16;\n"
+    "        h[2] = r[0].y & 0xffffu, h[3] = r[0].y >> 16;\n"
+    "        h[4] = r[0].z & 0xffffu, h[5] = r[0].z >> 16;\n"
+    "        h[6] = r[0].w & 0xffffu, h[7] = r[0].w >> 16;\n"
     "    } else {\n"
     "#pragma unroll\n"
     "        for (int j = 0; j < ALC_VEC; j++) {\n"
@@ -174,13 +195,14 @@ static const char prelude_body[] =
     "}\n"
     "\n"
     "/* a[0..8) = act at the columns of those elements; c = column of the\n"
-    " * first. With cols % 8 == 0 the 8 never wrap and c % 8 == 0. */\n"
+    " * first. With cols % 8 == 0 the 8 never wrap and c % 8 == 0. act\n"
+    " * vectors are reread by every row: read-only cached loads. */\n"
     "ALC_FN void alc_a8(const struct alc_tile &T, long long c, int m, "
     "float *a)\n"
     "{\n"
     "    if (m == ALC_VEC && (T.cols & 7) == 0) {\n"
-    "        const float4 p = *(const float4 *)(T.act + c);\n"
-    "        const float4 q = *(const float4 *)(T.act + c + 4);\n"
+    "        const float4 p = __ldg((const float4 *)(T.act + c));\n"
+    "        const float4 q = __ldg((const float4 *)(T.act + c + 4));\n"
     "        a[0] = p.x, a[1] = p.y, a[2] = p.z, a[3] = p.w;\n"
     "        a[4] = q.x, a[5] = q.y, a[6] = q.z, a[7] = q.w;\n"
     "        return;\n"
@@ -739,6 +761,11 @@ static void emit_loop(struct em *e)
 {
     struct alc_sb *o = e->out;
     int store_no = 0;
+    if (e->reads_w) {
+        alc_sb_puts(o, "        uint4 wnext[2] = {};\n"
+                       "        alc_wload(T, (int)threadIdx.x * ALC_VEC, "
+                       "wnext);\n");
+    }
     alc_sb_puts(o,
                 "        for (int i = (int)threadIdx.x * ALC_VEC; i < "
                 "T.count;\n"
@@ -746,8 +773,12 @@ static void emit_loop(struct em *e)
                 "            const int m = T.count - i < ALC_VEC ? T.count - "
                 "i : ALC_VEC;\n");
     if (e->reads_w) {
-        alc_sb_puts(o, "            float wv[ALC_VEC];\n"
-                       "            alc_w8(T, i, m, wv);\n");
+        alc_sb_puts(o, "            const uint4 wraw[2] = {wnext[0], "
+                       "wnext[1]};\n"
+                       "            alc_wload(T, i + ALC_THREADS * ALC_VEC, "
+                       "wnext);\n"
+                       "            float wv[ALC_VEC];\n"
+                       "            alc_w8(T, i, m, wraw, wv);\n");
     }
     if (e->reads_act) {
         alc_sb_puts(o, "            float av[ALC_VEC];\n"
@@ -893,6 +924,10 @@ static void emit_pass_kernel(struct em *e)
 
 /* ---- Programs ---- */
 
+/* Shared memory of the block reduction: ALC_WARPS * n_slots doubles, within
+ * the 48 KB a kernel may declare statically. */
+#define ALC_MAX_SLOTS (48 * 1024 / 8 / (1024 / 32))
+
 /*
  * Rough cost of evaluating the pass at one element, in simple double ops:
  * CUDA's double log, exp, sin, ... take tens of instructions each.
@@ -940,6 +975,14 @@ static int emit_pass(struct em *e, struct alc_diag *d)
         }
     }
     e->ns = e->ps->n_slots;
+    if (e->ns > ALC_MAX_SLOTS) {
+        alc_diag_errorf(d,
+                        "pass %d has %d accumulator slots; the GPU backend's "
+                        "block reduction holds at most %d (48 KB of shared "
+                        "memory)",
+                        e->k, e->ns, ALC_MAX_SLOTS);
+        return -1;
+    }
     e->reads_w = (e->ps->inputs & w_in) != 0;
     e->reads_act = (e->ps->inputs & act_in) != 0;
     /* Unrolling the 8 elements of a step lets the compiler keep wv/av in

@@ -50,6 +50,17 @@ struct alc_emu_dim3 {
     unsigned x, y, z;
 };
 
+/* Cache hints are plain loads here. */
+template <class T> static inline T __ldg(const T *p)
+{
+    return *p;
+}
+
+template <class T> static inline T __ldcs(const T *p)
+{
+    return *p;
+}
+
 static inline float __uint_as_float(unsigned u)
 {
     float f;

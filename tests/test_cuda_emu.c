@@ -511,6 +511,43 @@ static void test_cuda_emu_mirror_reuse(void **state)
     alc_ir_free(&actonly);
 }
 
+/* ---- What the benchmark reads ---- */
+
+/* With timing on, the stats count every pass kernel's weight bytes (OWL:
+ * two passes over 2-byte BF16 weights) and its time; the copy bandwidth
+ * helper runs on any device with copies and timers. */
+static void test_cuda_emu_timing_stats(void **state)
+{
+    struct alc_ir ir;
+    struct fx_units f;
+    struct alc_cuda_stats st;
+    struct alc_diag d;
+    double sp[5], rw = 0.0, rd = 0.0;
+    (void)state;
+    alc_diag_init(&d);
+    alc_ir_init(&ir);
+    irb_owl(&ir);
+    make_small(&f, 21, ALC_DT_BF16);
+    uint64_t wbytes = upload_bytes(&f.units, 1, 0);
+    eval_once(&ir, &f.units, sp);
+    alc_cuda_stats_reset();
+    alc_cuda_set_timing(1);
+    eval_once(&ir, &f.units, sp);
+    eval_once(&ir, &f.units, sp);
+    alc_cuda_set_timing(0);
+    alc_cuda_stats_get(&st);
+    assert_int_equal(st.kernel_bytes, 2 * 2 * wbytes);
+    assert_true(st.kernel_seconds > 0.0);
+    assert_int_equal(st.evaluations, 2);
+    assert_int_equal(st.launches, 2 * 2 * 2); /* 2 passes: kernel, combine */
+    assert_int_equal(st.uploads, 0);
+    assert_int_equal(alc_cuda_copy_bandwidth(1 << 20, 2, &rw, &rd, &d), 0);
+    assert_true(rw > 0.0 && rd > 0.0 && fabs(rw - 2.0 * rd) < 1e-6 * rw);
+    fx_units_free(&f);
+    alc_ir_free(&ir);
+    alc_diag_free(&d);
+}
+
 /* ---- Edges ---- */
 
 /* quantile (values copied back per unit) on multi-tile units with
@@ -621,6 +658,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cuda_emu_grid_independent, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_mirror_reuse, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_timing_stats, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_quantile, setup,
                                     teardown),
