@@ -45,8 +45,8 @@
 /* ---- Data ---- */
 
 struct data {
-    uint16_t *w;  /* all weights, BF16, matrix after matrix */
-    float *act;   /* all act vectors */
+    uint16_t *w; /* all weights, BF16, matrix after matrix */
+    float *act;  /* all act vectors */
     struct alc_mat_view *mats;
     struct alc_unit_view *units;
     int n_units;
@@ -147,8 +147,8 @@ static int data_make(struct data *dt, int n_units)
             wo += (size_t)(mv->rows * mv->cols);
             ao += (size_t)mv->cols;
         }
-        dt->units[u] = (struct alc_unit_view){&dt->mats[u * N_MATS], N_MATS,
-                                              u, NULL};
+        dt->units[u] =
+            (struct alc_unit_view){&dt->mats[u * N_MATS], N_MATS, u, NULL};
     }
     return 0;
 }
@@ -277,9 +277,9 @@ static int run(int blocks, int repeat)
         }
         printf("%s: %d pass%s, compile %.2f s; kernels %.0f GB/s = %.0f%% of "
                "copy (target >= 70%%); evaluate %.2f ms = %.0f GB/s\n",
-               names[i], res.passes, res.passes == 1 ? "" : "es",
-               res.compile_s, res.kern_gbps, 100.0 * res.kern_gbps / rw,
-               res.eval_ms, res.eval_gbps);
+               names[i], res.passes, res.passes == 1 ? "" : "es", res.compile_s,
+               res.kern_gbps, 100.0 * res.kern_gbps / rw, res.eval_ms,
+               res.eval_gbps);
     }
     alc_cuda_release_units();
     data_free(&dt);

@@ -94,11 +94,11 @@ enum alc_cuda_bin {
 
 struct alc_cuda_binary {
     enum alc_cuda_bin kind;
-    int arch;        /* 80 for sm_80 */
-    char *data;      /* malloc'd; PTX is NUL-terminated (len excludes it) */
+    int arch;   /* 80 for sm_80 */
+    char *data; /* malloc'd; PTX is NUL-terminated (len excludes it) */
     size_t len;
-    char *log;       /* malloc'd program log, "" when empty */
-    double seconds;  /* nvrtcCompileProgram time */
+    char *log;      /* malloc'd program log, "" when empty */
+    double seconds; /* nvrtcCompileProgram time */
 };
 
 /* The default architecture (80), and parsing "sm_90", "compute_90", "90". */
@@ -115,8 +115,8 @@ int alc_cuda_arch_parse(const char *s, int *arch);
  * (out->log is kept on failure). Thread-safe.
  */
 int alc_cuda_nvrtc_compile(const char *src, const char *name, int arch,
-                           enum alc_cuda_bin kind,
-                           struct alc_cuda_binary *out, struct alc_diag *d);
+                           enum alc_cuda_bin kind, struct alc_cuda_binary *out,
+                           struct alc_diag *d);
 void alc_cuda_binary_free(struct alc_cuda_binary *b);
 /* Whether libnvrtc can be loaded; the reason in d (may be NULL) when not.
  * Its version. */
@@ -140,10 +140,10 @@ int alc_cuda_available(struct alc_diag *d);
 
 /* What alc_cuda_available found (zeros when nothing). */
 struct alc_cuda_info {
-    char name[256];    /* "NVIDIA H100 80GB HBM3" */
+    char name[256]; /* "NVIDIA H100 80GB HBM3" */
     int cc_major, cc_minor;
     int sm_count;
-    int arch;          /* the architecture kernels are compiled for */
+    int arch;           /* the architecture kernels are compiled for */
     int driver_version; /* cuDriverGetVersion: 12040 = 12.4 */
     size_t mem_total, mem_free;
 };
@@ -182,10 +182,10 @@ struct alc_cuda_stats {
     uint64_t launches;       /* kernel launches */
     uint64_t compiles;       /* NVRTC compilations by the backend */
     double compile_seconds;
-    double kernel_seconds;   /* pass kernels only, by device events, when
-                                timing is on (alc_cuda_set_timing) */
-    uint64_t kernel_bytes;   /* weight + act bytes the timed pass kernels
-                                read (for GB/s) */
+    double kernel_seconds; /* pass kernels only, by device events, when
+                              timing is on (alc_cuda_set_timing) */
+    uint64_t kernel_bytes; /* weight + act bytes the timed pass kernels
+                              read (for GB/s) */
 };
 void alc_cuda_stats_get(struct alc_cuda_stats *s);
 void alc_cuda_stats_reset(void);

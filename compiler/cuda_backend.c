@@ -53,19 +53,19 @@ struct mkey {
 #define HAVE_ACT 2u
 
 struct mirror {
-    struct alc_cuda_dev *dev;   /* NULL: empty */
+    struct alc_cuda_dev *dev; /* NULL: empty */
     int n_units;
     int n_mats;
-    int *unit_mats;             /* (n_units) matrices per unit */
-    struct mkey *keys;          /* (n_mats) */
-    unsigned have;              /* HAVE_W | HAVE_ACT uploaded */
-    uint64_t data;              /* device: packed weights and acts */
+    int *unit_mats;              /* (n_units) matrices per unit */
+    struct mkey *keys;           /* (n_mats) */
+    unsigned have;               /* HAVE_W | HAVE_ACT uploaded */
+    uint64_t data;               /* device: packed weights and acts */
     struct alc_cuda_tile *tiles; /* (n_tiles) host copy */
     int64_t n_tiles;
     uint64_t d_tiles;
     int64_t *unit_first, *unit_count, *unit_numel; /* (n_units) host */
     uint64_t d_first, d_count;
-    int64_t max_numel;          /* largest unit */
+    int64_t max_numel; /* largest unit */
 };
 
 /* Grow-only device scratch of one evaluation. */
@@ -210,16 +210,15 @@ static int upload_mats(struct alc_cuda_dev *dev, const struct alc_units *units,
         const struct alc_unit_view *uv = &units->units[u];
         for (int m = 0; m < uv->n_mats; m++, k++) {
             const struct alc_mat_view *mv = &uv->mats[m];
-            size_t wb = (size_t)mat_numel(mv) *
-                        (size_t)alc_dtype_table[mv->dtype].size;
+            size_t wb =
+                (size_t)mat_numel(mv) * (size_t)alc_dtype_table[mv->dtype].size;
             size_t ab = (size_t)mv->cols * sizeof(float);
             if (w_off[k] != SIZE_MAX &&
                 dev->ops->htod(dev, mir.data + w_off[k], mv->w, wb, d) != 0) {
                 return -1;
             }
             if (a_off[k] != SIZE_MAX &&
-                dev->ops->htod(dev, mir.data + a_off[k], mv->act, ab, d) !=
-                    0) {
+                dev->ops->htod(dev, mir.data + a_off[k], mv->act, ab, d) != 0) {
                 return -1;
             }
             stats.bytes_uploaded += (w_off[k] != SIZE_MAX ? wb : 0) +
@@ -266,8 +265,8 @@ static void build_tiles(const struct alc_units *units, const size_t *w_off,
                 t->rec = rec++;
                 t->store_off = elem0 + s;
                 t->col0 = s % mv->cols;
-                t->count = (int32_t)(n - s < ALC_CUDA_TILE ? n - s
-                                                            : ALC_CUDA_TILE);
+                t->count =
+                    (int32_t)(n - s < ALC_CUDA_TILE ? n - s : ALC_CUDA_TILE);
                 t->unit = u;
                 t->dtype = (int32_t)mv->dtype;
             }
@@ -379,16 +378,16 @@ done:
 
 struct cstate {
     struct alc_cuda_dev *dev;
-    struct alc_ir ir;     /* compacted copy, owned */
+    struct alc_ir ir; /* compacted copy, owned */
     struct alc_plan plan;
-    char *src;            /* emitted CUDA C, malloc'd */
+    char *src; /* emitted CUDA C, malloc'd */
     struct alc_cuda_binary bin;
-    void *mod;            /* loaded module, or NULL */
-    void **fn;            /* (n_passes) pass kernels */
-    void *combine;        /* alc_combine */
-    uint64_t layout;      /* device: every pass's alc_cuda_layout */
-    int64_t *layout_off;  /* (n_passes) offsets into it, in int32s */
-    unsigned need;        /* HAVE_* the passes read */
+    void *mod;           /* loaded module, or NULL */
+    void **fn;           /* (n_passes) pass kernels */
+    void *combine;       /* alc_combine */
+    uint64_t layout;     /* device: every pass's alc_cuda_layout */
+    int64_t *layout_off; /* (n_passes) offsets into it, in int32s */
+    unsigned need;       /* HAVE_* the passes read */
 };
 
 int alc_cuda_pick_arch(const struct alc_cuda_dev *dev)
@@ -410,8 +409,8 @@ static int choose_binary(const struct alc_cuda_dev *dev, int *arch,
     int archs[64];
     int n = alc_cuda_nvrtc_archs(archs, 64), best = 0;
     int want = alc_cuda_pick_arch(dev);
-    *kind = dev->want == ALC_CUDA_WANT_PTX ? ALC_CUDA_BIN_PTX
-                                           : ALC_CUDA_BIN_CUBIN;
+    *kind =
+        dev->want == ALC_CUDA_WANT_PTX ? ALC_CUDA_BIN_PTX : ALC_CUDA_BIN_CUBIN;
     for (int i = 0; i < n; i++) {
         if (archs[i] == want) {
             *arch = want;
@@ -460,8 +459,7 @@ static int state_layouts(struct cstate *s, struct alc_diag *d)
         n += 1 + 2 * s->plan.passes[k].n_accs;
     }
     int32_t *h = malloc(((size_t)n + 1) * sizeof *h);
-    s->layout_off = calloc((size_t)s->plan.n_passes + 1,
-                           sizeof *s->layout_off);
+    s->layout_off = calloc((size_t)s->plan.n_passes + 1, sizeof *s->layout_off);
     if (h == NULL || s->layout_off == NULL) {
         free(h);
         alc_diag_errorf(d, "out of memory compiling the allocation");
@@ -472,11 +470,10 @@ static int state_layouts(struct cstate *s, struct alc_diag *d)
         s->layout_off[k] = n;
         n += alc_cuda_layout(&s->plan.passes[k], h + n);
     }
-    int rc = s->dev->ops->mem_alloc(s->dev, &s->layout,
-                                    (size_t)n * sizeof *h, d);
+    int rc =
+        s->dev->ops->mem_alloc(s->dev, &s->layout, (size_t)n * sizeof *h, d);
     if (rc == 0) {
-        rc = s->dev->ops->htod(s->dev, s->layout, h, (size_t)n * sizeof *h,
-                               d);
+        rc = s->dev->ops->htod(s->dev, s->layout, h, (size_t)n * sizeof *h, d);
     }
     free(h);
     return rc;
@@ -610,8 +607,7 @@ static int launch(struct run *x, void *fn, int64_t blocks,
                   const struct alc_cuda_args *a, struct alc_diag *d)
 {
     struct alc_cuda_dev *dev = x->dev;
-    unsigned grid = (unsigned)(blocks < dev->max_grid ? blocks
-                                                      : dev->max_grid);
+    unsigned grid = (unsigned)(blocks < dev->max_grid ? blocks : dev->max_grid);
     stats.launches++;
     return dev->ops->launch(dev, fn, grid > 0 ? grid : 1,
                             (unsigned)dev->threads, a, d);
@@ -680,8 +676,7 @@ static int run_storing(struct run *x, int k, struct alc_cuda_args *a,
     size_t nn = (size_t)x->s->ir.n_nodes;
     for (int u = 0; u < mir.n_units; u++) {
         int64_t numel = mir.unit_numel[u];
-        if (run_tiles(x, k, a, mir.unit_first[u], mir.unit_count[u], d) !=
-            0) {
+        if (run_tiles(x, k, a, mir.unit_first[u], mir.unit_count[u], d) != 0) {
             return -1;
         }
         for (int i = 0; i < ps->n_reds; i++) {
@@ -698,9 +693,9 @@ static int run_storing(struct run *x, int k, struct alc_cuda_args *a,
                                   (size_t)numel * sizeof(double), d) != 0) {
                 return -1;
             }
-            env[(size_t)u * nn + (size_t)r->node] = alc_interp_reduce(
-                ALC_OP_QUANTILE, x->hstore, (size_t)numel,
-                env[(size_t)u * nn + (size_t)n->arg[1]]);
+            env[(size_t)u * nn + (size_t)r->node] =
+                alc_interp_reduce(ALC_OP_QUANTILE, x->hstore, (size_t)numel,
+                                  env[(size_t)u * nn + (size_t)n->arg[1]]);
         }
     }
     return 0;
@@ -715,14 +710,12 @@ static int run_combine(struct run *x, int k, struct alc_cuda_args *a,
     if (ns == 0) {
         return 0;
     }
-    a->layout = x->s->layout +
-                (uint64_t)x->s->layout_off[k] * sizeof(int32_t);
+    a->layout = x->s->layout + (uint64_t)x->s->layout_off[k] * sizeof(int32_t);
     a->n_slots = (int64_t)ns;
     if (launch(x, x->s->combine, mir.n_units, a, d) != 0 ||
         x->dev->ops->sync(x->dev, d) != 0 ||
         x->dev->ops->dtoh(x->dev, x->hrec, a->out,
-                          (size_t)mir.n_units * ns * sizeof(double),
-                          d) != 0) {
+                          (size_t)mir.n_units * ns * sizeof(double), d) != 0) {
         alc_diag_errorf(d, "(combining pass %d)", k + 1);
         return -1;
     }
@@ -749,12 +742,12 @@ static int run_pass(void *ctx, int pass, double *env, struct alc_diag *d)
     size_t nn = (size_t)x->s->ir.n_nodes, nu = (size_t)mir.n_units;
     size_t ns = (size_t)ps->n_slots;
     size_t sn = (size_t)ps->n_stores * (size_t)mir.max_numel;
-    if (scratch_need(dev, &scr.env, &scr.env_n, nu * nn * sizeof(double),
-                     d) != 0 ||
+    if (scratch_need(dev, &scr.env, &scr.env_n, nu * nn * sizeof(double), d) !=
+            0 ||
         scratch_need(dev, &scr.rec, &scr.rec_n,
                      ((size_t)mir.n_tiles + 1) * ns * sizeof(double), d) ||
-        scratch_need(dev, &scr.out, &scr.out_n,
-                     (nu + 1) * ns * sizeof(double), d) ||
+        scratch_need(dev, &scr.out, &scr.out_n, (nu + 1) * ns * sizeof(double),
+                     d) ||
         (sn > 0 && scratch_need(dev, &scr.store, &scr.store_n,
                                 sn * sizeof(double), d) != 0)) {
         return -1;
@@ -763,11 +756,15 @@ static int run_pass(void *ctx, int pass, double *env, struct alc_diag *d)
         return -1;
     }
     struct alc_cuda_args a = {
-        .env = scr.env,         .env_stride = (int64_t)nn,
-        .rec = scr.rec,         .store = sn > 0 ? scr.store : 0,
+        .env = scr.env,
+        .env_stride = (int64_t)nn,
+        .rec = scr.rec,
+        .store = sn > 0 ? scr.store : 0,
         .store_stride = mir.max_numel,
-        .unit_first = mir.d_first, .unit_count = mir.d_count,
-        .n_units = mir.n_units, .out = scr.out,
+        .unit_first = mir.d_first,
+        .unit_count = mir.d_count,
+        .n_units = mir.n_units,
+        .out = scr.out,
     };
     int rc = ps->n_stores > 0 ? run_storing(x, k, &a, env, d)
                               : run_tiles(x, k, &a, 0, mir.n_tiles, d);
@@ -783,8 +780,8 @@ static int run_alloc(struct run *x, const struct alc_plan *p,
             max_slots = p->passes[k].n_slots;
         }
     }
-    x->hrec = malloc(((size_t)mir.n_units + 1) * (size_t)max_slots *
-                     sizeof *x->hrec);
+    x->hrec =
+        malloc(((size_t)mir.n_units + 1) * (size_t)max_slots * sizeof *x->hrec);
     x->hstore = malloc(((size_t)mir.max_numel + 1) * sizeof *x->hstore);
     if (x->hrec == NULL || x->hstore == NULL) {
         alc_diag_errorf(d, "out of memory evaluating the allocation");
@@ -812,8 +809,8 @@ static int evaluate_locked(struct cstate *s, const struct alc_units *units,
         goto done;
     }
     stats.evaluations++;
-    rc = alc_plan_execute(&s->plan, &s->ir, units, opts, run_pass, &x, env,
-                          out, d);
+    rc = alc_plan_execute(&s->plan, &s->ir, units, opts, run_pass, &x, env, out,
+                          d);
 done:
     free(x.hrec);
     free(x.hstore);

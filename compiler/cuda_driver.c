@@ -45,9 +45,9 @@ struct cu_api {
     CUresult (*ModuleLoadData)(CUmodule *, const void *);
     CUresult (*ModuleUnload)(CUmodule);
     CUresult (*ModuleGetFunction)(CUfunction *, CUmodule, const char *);
-    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, unsigned, unsigned, CUstream,
-                             void **, void **);
+    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
     CUresult (*EventCreate)(CUevent *, unsigned);
     CUresult (*EventRecord)(CUevent, CUstream);
     CUresult (*EventSynchronize)(CUevent);
@@ -61,7 +61,10 @@ struct sym {
     size_t off;
 };
 
-#define SYM(f, n, fb) {n, fb, offsetof(struct cu_api, f)}
+#define SYM(f, n, fb)                                                          \
+    {                                                                          \
+        n, fb, offsetof(struct cu_api, f)                                      \
+    }
 static const struct sym syms[] = {
     SYM(Init, "cuInit", NULL),
     SYM(DriverGetVersion, "cuDriverGetVersion", NULL),
@@ -303,9 +306,8 @@ static int d_dtoh(struct alc_cuda_dev *dev, void *dst, uint64_t src, size_t n,
 static int d_dtod(struct alc_cuda_dev *dev, uint64_t dst, uint64_t src,
                   size_t n, struct alc_diag *d)
 {
-    return cu_check(
-        A(dev)->MemcpyDtoD((CUdeviceptr)dst, (CUdeviceptr)src, n),
-        "cuMemcpyDtoD_v2", d);
+    return cu_check(A(dev)->MemcpyDtoD((CUdeviceptr)dst, (CUdeviceptr)src, n),
+                    "cuMemcpyDtoD_v2", d);
 }
 
 static int d_module_load(struct alc_cuda_dev *dev,
@@ -317,8 +319,8 @@ static int d_module_load(struct alc_cuda_dev *dev,
         alc_diag_errorf(d, "cuModuleLoadData: no compiled image");
         return -1;
     }
-    if (cu_check(A(dev)->ModuleLoadData(&m, img->bin->data),
-                 "cuModuleLoadData", d) != 0) {
+    if (cu_check(A(dev)->ModuleLoadData(&m, img->bin->data), "cuModuleLoadData",
+                 d) != 0) {
         alc_diag_errorf(d,
                         "(%s for %s_%d; the driver is %d.%d: a driver "
                         "older than the NVRTC that compiled it may reject "
@@ -385,8 +387,7 @@ static int d_time_end(struct alc_cuda_dev *dev, double *seconds,
     struct drv *x = dev->impl;
     float ms = 0.0f;
     if (cu_check(x->api.EventRecord(x->ev[1], NULL), "cuEventRecord", d) ||
-        cu_check(x->api.EventSynchronize(x->ev[1]), "cuEventSynchronize",
-                 d) ||
+        cu_check(x->api.EventSynchronize(x->ev[1]), "cuEventSynchronize", d) ||
         cu_check(x->api.EventElapsedTime(&ms, x->ev[0], x->ev[1]),
                  "cuEventElapsedTime", d)) {
         return -1;

@@ -162,10 +162,14 @@ static const char prelude_body[] =
     "    if (T.dtype == ALC_DT_F32) {\n"
     "        const float *f = (const float *)T.w + e;\n"
     "        if (m == ALC_VEC) {\n"
-    "            w[0] = __uint_as_float(r[0].x), w[1] = __uint_as_float(r[0].y);\n"
-    "            w[2] = __uint_as_float(r[0].z), w[3] = __uint_as_float(r[0].w);\n"
-    "            w[4] = __uint_as_float(r[1].x), w[5] = __uint_as_float(r[1].y);\n"
-    "            w[6] = __uint_as_float(r[1].z), w[7] = __uint_as_float(r[1].w);\n"
+    "            w[0] = __uint_as_float(r[0].x), w[1] = "
+    "__uint_as_float(r[0].y);\n"
+    "            w[2] = __uint_as_float(r[0].z), w[3] = "
+    "__uint_as_float(r[0].w);\n"
+    "            w[4] = __uint_as_float(r[1].x), w[5] = "
+    "__uint_as_float(r[1].y);\n"
+    "            w[6] = __uint_as_float(r[1].z), w[7] = "
+    "__uint_as_float(r[1].w);\n"
     "            return;\n"
     "        }\n"
     "#pragma unroll\n"
@@ -521,17 +525,13 @@ _Static_assert(ALC_AF_COUNT == 8, "acc_fn_fmt[] out of sync with plan.h");
 
 /* Combine helper and identity of each accumulator kind (ORDER ACC). */
 static const char *const acc_comb[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = "alc_comb_sum",
-    [ALC_ACC_MIN] = "alc_comb_min",
-    [ALC_ACC_MAX] = "alc_comb_max",
-    [ALC_ACC_VAR] = "alc_comb_var",
+    [ALC_ACC_SUM] = "alc_comb_sum", [ALC_ACC_MIN] = "alc_comb_min",
+    [ALC_ACC_MAX] = "alc_comb_max", [ALC_ACC_VAR] = "alc_comb_var",
     [ALC_ACC_STORE] = NULL,
 };
 static const char *const acc_ident[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = "0.0",
-    [ALC_ACC_MIN] = "alc_inf()",
-    [ALC_ACC_MAX] = "-alc_inf()",
-    [ALC_ACC_VAR] = "0.0",
+    [ALC_ACC_SUM] = "0.0",        [ALC_ACC_MIN] = "alc_inf()",
+    [ALC_ACC_MAX] = "-alc_inf()", [ALC_ACC_VAR] = "0.0",
     [ALC_ACC_STORE] = NULL,
 };
 _Static_assert(ALC_ACC_COUNT == 5, "accumulator tables out of sync");
@@ -548,7 +548,7 @@ struct em {
     int ns;          /* record size (doubles) */
     int max_state;   /* largest accumulator state (1 or 4) */
     int reads_w, reads_act;
-    int unroll;      /* unroll the 8 elements of a step (cheap element code) */
+    int unroll; /* unroll the 8 elements of a step (cheap element code) */
     struct alc_sb *out;
 };
 
@@ -683,8 +683,8 @@ static void emit_tile_setup(struct em *e)
         for (int i = 0; i < e->ps->n_uses; i++) {
             int node = e->ps->uses[i];
             if (e->use_idx[node] >= 0) {
-                alc_sb_printf(o, "        u[%d] = env[%d];\n",
-                              e->use_idx[node], node);
+                alc_sb_printf(o, "        u[%d] = env[%d];\n", e->use_idx[node],
+                              node);
             }
         }
     } else {
@@ -694,20 +694,21 @@ static void emit_tile_setup(struct em *e)
     for (int a = 0; a < e->ps->n_accs; a++) {
         const struct alc_plan_acc *acc = &e->ps->accs[a];
         if (acc->kind == ALC_ACC_VAR) {
-            alc_sb_printf(o,
-                          "        double acc%d_n = 0.0, acc%d_k = 0.0, acc%d_s = 0.0, "
-                          "acc%d_q = 0.0; /* #%d var: count, shift, sum d, "
-                          "sum d^2 */\n",
-                          a, a, a, a, a);
+            alc_sb_printf(
+                o,
+                "        double acc%d_n = 0.0, acc%d_k = 0.0, acc%d_s = 0.0, "
+                "acc%d_q = 0.0; /* #%d var: count, shift, sum d, "
+                "sum d^2 */\n",
+                a, a, a, a, a);
         } else if (acc->kind == ALC_ACC_SUM) {
             alc_sb_printf(o, "        double acc%d_a = 0.0; /* #%d sum */\n", a,
                           a);
         } else if (acc->kind != ALC_ACC_STORE) {
-            alc_sb_printf(o,
-                          "        double acc%d_a = %s, acc%d_i = alc_inf(); /* #%d "
-                          "%s: value, element index */\n",
-                          a, acc_ident[acc->kind], a, a,
-                          alc_acc_kind_name[acc->kind]);
+            alc_sb_printf(
+                o,
+                "        double acc%d_a = %s, acc%d_i = alc_inf(); /* #%d "
+                "%s: value, element index */\n",
+                a, acc_ident[acc->kind], a, a, alc_acc_kind_name[acc->kind]);
         }
     }
     if (e->reads_act) {
@@ -730,23 +731,25 @@ static void emit_acc_update(struct em *e, int a, int *store_no)
         break;
     case ALC_ACC_MIN:
     case ALC_ACC_MAX: /* strictly better: the first occurrence stays */
-        alc_sb_printf(o,
-                      "                if (x[%d] %s acc%d_a) {\n"
-                      "                    acc%d_a = x[%d];\n"
-                      "                    acc%d_i = (double)(T.store_off + i + "
-                      "j);\n"
-                      "                }\n"
-                      "                acc%d_a = isnan(x[%d]) ? x[%d] : acc%d_a;\n",
-                      a, acc->kind == ALC_ACC_MIN ? "<" : ">", a, a, a, a, a,
-                      a, a, a);
+        alc_sb_printf(
+            o,
+            "                if (x[%d] %s acc%d_a) {\n"
+            "                    acc%d_a = x[%d];\n"
+            "                    acc%d_i = (double)(T.store_off + i + "
+            "j);\n"
+            "                }\n"
+            "                acc%d_a = isnan(x[%d]) ? x[%d] : acc%d_a;\n",
+            a, acc->kind == ALC_ACC_MIN ? "<" : ">", a, a, a, a, a, a, a, a);
         break;
     case ALC_ACC_VAR:
-        alc_sb_printf(o,
-                      "                acc%d_k = acc%d_n == 0.0 ? x[%d] : acc%d_k;\n"
-                      "                acc%d_n += 1.0;\n"
-                      "                acc%d_s += x[%d] - acc%d_k;\n"
-                      "                acc%d_q += (x[%d] - acc%d_k) * (x[%d] - acc%d_k);\n",
-                      a, a, a, a, a, a, a, a, a, a, a, a, a);
+        alc_sb_printf(
+            o,
+            "                acc%d_k = acc%d_n == 0.0 ? x[%d] : acc%d_k;\n"
+            "                acc%d_n += 1.0;\n"
+            "                acc%d_s += x[%d] - acc%d_k;\n"
+            "                acc%d_q += (x[%d] - acc%d_k) * (x[%d] - "
+            "acc%d_k);\n",
+            a, a, a, a, a, a, a, a, a, a, a, a, a);
         break;
     default:
         alc_sb_printf(o,
@@ -784,17 +787,18 @@ static void emit_loop(struct em *e)
         alc_sb_puts(o, "            float av[ALC_VEC];\n"
                        "            alc_a8(T, c, m, av);\n");
     }
-    alc_sb_printf(o,
-                  "#pragma unroll%s\n"
-                  "            for (int j = 0; j < ALC_VEC; j++) {\n"
-                  "                if (j >= m) {\n"
-                  "                    break;\n"
-                  "                }\n"
-                  "                %sp%d_elem(%s, %s,\n"
-                  "                    (double)T.rows, (double)T.cols, u, x);\n",
-                  e->unroll ? "" : " 1", e->pre, e->k,
-                  e->reads_w ? "(double)wv[j]" : "0.0",
-                  e->reads_act ? "(double)av[j]" : "0.0");
+    alc_sb_printf(
+        o,
+        "#pragma unroll%s\n"
+        "            for (int j = 0; j < ALC_VEC; j++) {\n"
+        "                if (j >= m) {\n"
+        "                    break;\n"
+        "                }\n"
+        "                %sp%d_elem(%s, %s,\n"
+        "                    (double)T.rows, (double)T.cols, u, x);\n",
+        e->unroll ? "" : " 1", e->pre, e->k,
+        e->reads_w ? "(double)wv[j]" : "0.0",
+        e->reads_act ? "(double)av[j]" : "0.0");
     for (int a = 0; a < e->ps->n_accs; a++) {
         emit_acc_update(e, a, &store_no);
     }
@@ -815,13 +819,14 @@ static void emit_states(struct em *e)
         if (acc->kind == ALC_ACC_VAR) {
             alc_sb_printf(o,
                           "        double r%d[4];\n"
-                          "        alc_var_shifted(acc%d_n, acc%d_k, acc%d_s, acc%d_q, r%d);\n",
+                          "        alc_var_shifted(acc%d_n, acc%d_k, acc%d_s, "
+                          "acc%d_q, r%d);\n",
                           a, a, a, a, a, a);
         } else if (acc->kind == ALC_ACC_SUM) {
             alc_sb_printf(o, "        double r%d[1] = {acc%d_a};\n", a, a);
         } else if (acc->kind != ALC_ACC_STORE) {
-            alc_sb_printf(o, "        double r%d[2] = {acc%d_a, acc%d_i};\n", a, a,
-                          a);
+            alc_sb_printf(o, "        double r%d[2] = {acc%d_a, acc%d_i};\n", a,
+                          a, a);
         }
     }
 }

@@ -23,27 +23,27 @@
 
 /* One tile: elements [start, start + count) of one matrix, row-major. */
 struct alc_cuda_tile {
-    uint64_t w;         /* device address of the matrix's (rows, cols)
-                           weights in dtype, 256-byte aligned; 0 if not
-                           uploaded */
-    uint64_t act;       /* device address of its (cols) F32 act; or 0 */
-    int64_t start;      /* first element, a multiple of ALC_CUDA_TILE */
+    uint64_t w;    /* device address of the matrix's (rows, cols)
+                      weights in dtype, 256-byte aligned; 0 if not
+                      uploaded */
+    uint64_t act;  /* device address of its (cols) F32 act; or 0 */
+    int64_t start; /* first element, a multiple of ALC_CUDA_TILE */
     int64_t rows;
     int64_t cols;
-    int64_t rec;        /* index of the tile's record (unit-major order) */
-    int64_t store_off;  /* offset of element `start` within its unit
-                           (matrices in order), for quantile's values */
-    int64_t col0;       /* start % cols */
-    int32_t count;      /* elements, 1 .. ALC_CUDA_TILE */
+    int64_t rec;       /* index of the tile's record (unit-major order) */
+    int64_t store_off; /* offset of element `start` within its unit
+                          (matrices in order), for quantile's values */
+    int64_t col0;      /* start % cols */
+    int32_t count;     /* elements, 1 .. ALC_CUDA_TILE */
     int32_t unit;
-    int32_t dtype;      /* enum alc_dtype */
+    int32_t dtype; /* enum alc_dtype */
     int32_t pad;
 };
 _Static_assert(sizeof(struct alc_cuda_tile) == 80, "alc_tile layout");
 
 /* The one parameter of every kernel, passed by value. */
 struct alc_cuda_args {
-    uint64_t tiles;       /* (n_tiles) struct alc_cuda_tile */
+    uint64_t tiles; /* (n_tiles) struct alc_cuda_tile */
     int64_t n_tiles;
     uint64_t env;         /* (n_units * env_stride) double: node values */
     int64_t env_stride;   /* n_nodes of the compacted IR */
@@ -53,9 +53,9 @@ struct alc_cuda_args {
     uint64_t unit_first;  /* (n_units) int64: first record of each unit */
     uint64_t unit_count;  /* (n_units) int64: records of each unit */
     int64_t n_units;
-    uint64_t out;         /* (n_units * n_slots) double: combined records */
-    uint64_t layout;      /* int32 alc_cuda_layout of the pass (combine) */
-    int64_t n_slots;      /* doubles per record (combine) */
+    uint64_t out;    /* (n_units * n_slots) double: combined records */
+    uint64_t layout; /* int32 alc_cuda_layout of the pass (combine) */
+    int64_t n_slots; /* doubles per record (combine) */
 };
 _Static_assert(sizeof(struct alc_cuda_args) == 104, "alc_args layout");
 
@@ -98,8 +98,8 @@ struct alc_cuda_dev_ops {
     int (*time_end)(struct alc_cuda_dev *dev, double *seconds,
                     struct alc_diag *d);
     /* Device-to-device copy (bandwidth measurement); may be NULL. */
-    int (*dtod)(struct alc_cuda_dev *dev, uint64_t dst, uint64_t src,
-                size_t n, struct alc_diag *d);
+    int (*dtod)(struct alc_cuda_dev *dev, uint64_t dst, uint64_t src, size_t n,
+                struct alc_diag *d);
 };
 
 /* What the backend compiles for a device. */
@@ -112,12 +112,12 @@ enum alc_cuda_want {
 
 struct alc_cuda_dev {
     const struct alc_cuda_dev_ops *ops;
-    void *impl;                  /* the implementation's state */
+    void *impl; /* the implementation's state */
     struct alc_cuda_info info;
     enum alc_cuda_want want;
-    int threads;                 /* block size the source is emitted for */
-    int max_grid;                /* blocks per pass launch (persistent
-                                    blocks loop over tiles) */
+    int threads;  /* block size the source is emitted for */
+    int max_grid; /* blocks per pass launch (persistent
+                     blocks loop over tiles) */
 };
 
 /* The process's driver device (cuda_driver.c), opened once; NULL with the

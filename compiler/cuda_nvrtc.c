@@ -31,8 +31,7 @@ struct nvrtc_api {
     nvrtcResult (*GetNumSupportedArchs)(int *);
     nvrtcResult (*GetSupportedArchs)(int *);
     nvrtcResult (*CreateProgram)(nvrtcProgram *, const char *, const char *,
-                                 int, const char *const *,
-                                 const char *const *);
+                                 int, const char *const *, const char *const *);
     nvrtcResult (*DestroyProgram)(nvrtcProgram *);
     nvrtcResult (*CompileProgram)(nvrtcProgram, int, const char *const *);
     nvrtcResult (*GetPTXSize)(nvrtcProgram, size_t *);
@@ -54,12 +53,15 @@ struct sym {
     size_t off;
 };
 
-#define SYM(f) {"nvrtc" #f, offsetof(struct nvrtc_api, f)}
+#define SYM(f)                                                                 \
+    {                                                                          \
+        "nvrtc" #f, offsetof(struct nvrtc_api, f)                              \
+    }
 static const struct sym syms[] = {
-    SYM(GetErrorString), SYM(Version),        SYM(GetNumSupportedArchs),
+    SYM(GetErrorString),    SYM(Version),       SYM(GetNumSupportedArchs),
     SYM(GetSupportedArchs), SYM(CreateProgram), SYM(DestroyProgram),
-    SYM(CompileProgram), SYM(GetPTXSize),     SYM(GetPTX),
-    SYM(GetCUBINSize),   SYM(GetCUBIN),       SYM(GetProgramLogSize),
+    SYM(CompileProgram),    SYM(GetPTXSize),    SYM(GetPTX),
+    SYM(GetCUBINSize),      SYM(GetCUBIN),      SYM(GetProgramLogSize),
     SYM(GetProgramLog),
 };
 #undef SYM
@@ -67,7 +69,10 @@ static const struct sym syms[] = {
 static void *open_lib(void)
 {
     static const char *const names[] = {
-        ALC_NVRTC_PATH, "libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
+        ALC_NVRTC_PATH,
+        "libnvrtc.so",
+        "libnvrtc.so.13",
+        "libnvrtc.so.12",
     };
     const char *env = getenv("ALC_NVRTC_LIBRARY");
     void *h = NULL;
@@ -193,8 +198,7 @@ static int read_log(nvrtcProgram p, struct alc_cuda_binary *out,
                     struct alc_diag *d)
 {
     size_t n = 0;
-    if (check(api.GetProgramLogSize(p, &n), "nvrtcGetProgramLogSize", d) !=
-        0) {
+    if (check(api.GetProgramLogSize(p, &n), "nvrtcGetProgramLogSize", d) != 0) {
         return -1;
     }
     out->log = malloc(n + 1);
@@ -236,8 +240,8 @@ static int read_output(nvrtcProgram p, struct alc_cuda_binary *out,
 }
 
 int alc_cuda_nvrtc_compile(const char *src, const char *name, int arch,
-                           enum alc_cuda_bin kind,
-                           struct alc_cuda_binary *out, struct alc_diag *d)
+                           enum alc_cuda_bin kind, struct alc_cuda_binary *out,
+                           struct alc_diag *d)
 {
     nvrtcProgram p = NULL;
     char archopt[64];
@@ -251,7 +255,7 @@ int alc_cuda_nvrtc_compile(const char *src, const char *name, int arch,
     snprintf(archopt, sizeof archopt, "--gpu-architecture=%s_%d",
              kind == ALC_CUDA_BIN_PTX ? "compute" : "sm", arch);
     const char *const opts[] = {
-        archopt,       "-default-device", "--std=c++17",  "--fmad=false",
+        archopt,           "-default-device",  "--std=c++17", "--fmad=false",
         "--prec-div=true", "--prec-sqrt=true", "--ftz=false",
     };
     if (check(api.CreateProgram(&p, src, name, 0, NULL, NULL),

@@ -144,9 +144,9 @@ static inline void bc_units_shapes(struct fx_units *f, struct alc_rng *r,
     f->act = calloc((size_t)f->n_mats, sizeof *f->act);
     for (int m = 0; m < f->n_mats; m++) {
         const struct bc_shape *sh = &shapes[m % n_shapes];
-        enum alc_dtype d =
-            dt >= 0 ? (enum alc_dtype)dt
-                    : (enum alc_dtype)alc_rng_below(r, ALC_DT_COUNT);
+        enum alc_dtype d = dt >= 0
+                               ? (enum alc_dtype)dt
+                               : (enum alc_dtype)alc_rng_below(r, ALC_DT_COUNT);
         size_t n = (size_t)(sh->rows * sh->cols);
         float *tmp = malloc((n + 1) * sizeof *tmp);
         double scale = exp(4.0 * (alc_rng_double(r) - 0.5));
@@ -162,10 +162,14 @@ static inline void bc_units_shapes(struct fx_units *f, struct alc_rng *r,
                                ? fx_special(r)
                                : (float)(0.1 + 3.0 * alc_rng_double(r));
         }
-        f->mv[m] = (struct alc_mat_view){f->w[m], d, sh->rows, sh->cols,
+        f->mv[m] = (struct alc_mat_view){f->w[m],
+                                         d,
+                                         sh->rows,
+                                         sh->cols,
                                          f->act[m],
                                          alc_rng_double(r) * 4.0 + 1.0,
-                                         alc_rng_double(r) * 4.0 + 1.0, NULL};
+                                         alc_rng_double(r) * 4.0 + 1.0,
+                                         NULL};
     }
     for (int u = 0; u < n_units; u++) {
         f->uv[u].mats = &f->mv[u * n_shapes];
@@ -185,9 +189,9 @@ static inline void bc_units_shapes(struct fx_units *f, struct alc_rng *r,
 static inline void bc_wide_ir(struct alc_ir *ir)
 {
     static const enum alc_op reds[] = {
-        ALC_OP_MEAN, ALC_OP_VAR,     ALC_OP_STD,     ALC_OP_SUM,
-        ALC_OP_MIN,  ALC_OP_MAX,     ALC_OP_L1,      ALC_OP_L2,
-        ALC_OP_MEANABS, ALC_OP_GEOMEAN, ALC_OP_ENTROPY, ALC_OP_CNT,
+        ALC_OP_MEAN,     ALC_OP_VAR,     ALC_OP_STD,     ALC_OP_SUM,
+        ALC_OP_MIN,      ALC_OP_MAX,     ALC_OP_L1,      ALC_OP_L2,
+        ALC_OP_MEANABS,  ALC_OP_GEOMEAN, ALC_OP_ENTROPY, ALC_OP_CNT,
         ALC_OP_QUANTILE,
     };
     struct alc_span sp = {1, 1, 1};
@@ -288,22 +292,20 @@ static inline void bc_eval_jit(struct bc_ref *ref, int v,
  * returned (free it) so callers can evaluate again. */
 static inline struct alc_compiled *bc_eval(const struct alc_ir *ir,
                                            enum alc_backend be,
-                                           const struct alc_units *U,
-                                           double S, struct bc_result *r)
+                                           const struct alc_units *U, double S,
+                                           struct bc_result *r)
 {
     struct alc_diag d;
     struct alc_eval_opts eo = {.S = S, .params = NULL, .n_threads = 2};
     alc_diag_init(&d);
     struct alc_compiled *c = alc_compile(ir, be, &d);
     if (c == NULL) {
-        fail_msg("compile (%s): %s", alc_backend_name[be],
-                 alc_diag_text(&d));
+        fail_msg("compile (%s): %s", alc_backend_name[be], alc_diag_text(&d));
     }
     bc_result_init(r, alc_compiled_ir(c)->n_nodes, U->n_units);
     struct alc_eval_out out = {r->sparsity, r->score, r->nodes, 0.0};
     if (alc_evaluate(c, U, &eo, &out, &d) != 0) {
-        fail_msg("evaluate (%s): %s", alc_backend_name[be],
-                 alc_diag_text(&d));
+        fail_msg("evaluate (%s): %s", alc_backend_name[be], alc_diag_text(&d));
     }
     alc_diag_free(&d);
     return c;
@@ -424,8 +426,7 @@ static inline void bc_compare(const struct alc_ir *ir,
  */
 static inline double bc_check(const struct alc_ir *ir, enum alc_backend be,
                               struct bc_ref *ref, const struct alc_units *U,
-                              double S, const char *what,
-                              struct bc_counts *cnt)
+                              double S, const char *what, struct bc_counts *cnt)
 {
     struct bc_result got, inj[3], red[3];
     double t0 = alc_now();

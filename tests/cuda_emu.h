@@ -35,10 +35,10 @@ struct emu_mod {
 };
 
 struct emu_state {
-    char *dir;          /* build directory of the modules */
-    int n_modules;      /* compiled so far */
+    char *dir;     /* build directory of the modules */
+    int n_modules; /* compiled so far */
     double compile_seconds;
-    double t0;          /* time_begin */
+    double t0; /* time_begin */
     const char *cxxflags;
 };
 
@@ -72,8 +72,8 @@ static int emu_htod(struct alc_cuda_dev *dev, uint64_t dst, const void *src,
     return 0;
 }
 
-static int emu_dtoh(struct alc_cuda_dev *dev, void *dst, uint64_t src,
-                    size_t n, struct alc_diag *d)
+static int emu_dtoh(struct alc_cuda_dev *dev, void *dst, uint64_t src, size_t n,
+                    struct alc_diag *d)
 {
     (void)dev;
     (void)d;
@@ -122,8 +122,7 @@ static int emu_module_load(struct alc_cuda_dev *dev,
         char *text = NULL;
         size_t len = 0;
         alc_read_file(log, &text, &len, &wd);
-        alc_diag_errorf(d, "emu: g++ failed on %s:\n%s", src,
-                        text ? text : "");
+        alc_diag_errorf(d, "emu: g++ failed on %s:\n%s", src, text ? text : "");
         free(text);
         return -1;
     }
@@ -185,8 +184,7 @@ static int emu_launch(struct alc_cuda_dev *dev, void *fn, unsigned grid,
     struct emu_call c = {e->k, *args};
     char err[512];
     (void)dev;
-    if (e->m->launch(emu_call_kernel, &c, grid, block, err, sizeof err) !=
-        0) {
+    if (e->m->launch(emu_call_kernel, &c, grid, block, err, sizeof err) != 0) {
         alc_diag_errorf(d, "emu launch: %s", err);
         return -1;
     }
@@ -233,9 +231,8 @@ static const struct alc_cuda_dev_ops emu_ops = {
 
 /* An emulated device with blocks of `threads` and at most max_grid blocks
  * per launch (small, so blocks loop over several tiles). */
-static inline void emu_dev_init(struct alc_cuda_dev *dev,
-                                struct emu_state *st, const char *name,
-                                int threads, int max_grid)
+static inline void emu_dev_init(struct alc_cuda_dev *dev, struct emu_state *st,
+                                const char *name, int threads, int max_grid)
 {
     memset(dev, 0, sizeof *dev);
     memset(st, 0, sizeof *st);

@@ -96,8 +96,7 @@ static void test_cuda_emit_stdlib_nvrtc(void **state)
         assert_null(strstr(src, "atomic"));
         for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
             t_ptx += nvrtc_clean(src, paths[i], archs[a], ALC_CUDA_BIN_PTX);
-            t_cubin +=
-                nvrtc_clean(src, paths[i], archs[a], ALC_CUDA_BIN_CUBIN);
+            t_cubin += nvrtc_clean(src, paths[i], archs[a], ALC_CUDA_BIN_CUBIN);
         }
         alc_plan_free(&plan);
         alc_ir_free(&cir);
@@ -113,15 +112,15 @@ static void test_cuda_emit_stdlib_nvrtc(void **state)
 /* ---- Random programs ---- */
 
 #define N_RANDOM 1000 /* programs with at least one pass (GPU kernels) */
-#define BATCH 25       /* such programs per NVRTC program (one prelude) */
+#define BATCH 25      /* such programs per NVRTC program (one prelude) */
 #define N_BATCH (N_RANDOM / BATCH)
 
 /* What the random programs exercised, across all of them. */
 struct coverage {
-    int elem_op[ALC_OP_COUNT];          /* element-level nodes per op */
+    int elem_op[ALC_OP_COUNT];            /* element-level nodes per op */
     int acc[ALC_ACC_COUNT][ALC_AF_COUNT]; /* accumulators per kind, fn */
-    int passes[4];                      /* programs with 0, 1, 2, 3+ passes */
-    int kernels, rolled;                /* pass kernels; not unrolled */
+    int passes[4];                        /* programs with 0, 1, 2, 3+ passes */
+    int kernels, rolled;                  /* pass kernels; not unrolled */
 };
 
 static void cover(const struct alc_ir *cir, const struct alc_plan *plan,
@@ -148,12 +147,12 @@ static void check_coverage(const struct coverage *cv)
         enum alc_acc_kind k;
         enum alc_acc_fn f;
     } accs[] = {
-        {ALC_ACC_SUM, ALC_AF_ID},    {ALC_ACC_SUM, ALC_AF_ABS},
-        {ALC_ACC_SUM, ALC_AF_SQ},    {ALC_ACC_SUM, ALC_AF_LOG},
-        {ALC_ACC_SUM, ALC_AF_NZ},    {ALC_ACC_SUM, ALC_AF_POS},
-        {ALC_ACC_SUM, ALC_AF_GE0},   {ALC_ACC_SUM, ALC_AF_XLOGX},
-        {ALC_ACC_MIN, ALC_AF_ID},    {ALC_ACC_MAX, ALC_AF_ID},
-        {ALC_ACC_VAR, ALC_AF_ID},    {ALC_ACC_STORE, ALC_AF_ID},
+        {ALC_ACC_SUM, ALC_AF_ID},  {ALC_ACC_SUM, ALC_AF_ABS},
+        {ALC_ACC_SUM, ALC_AF_SQ},  {ALC_ACC_SUM, ALC_AF_LOG},
+        {ALC_ACC_SUM, ALC_AF_NZ},  {ALC_ACC_SUM, ALC_AF_POS},
+        {ALC_ACC_SUM, ALC_AF_GE0}, {ALC_ACC_SUM, ALC_AF_XLOGX},
+        {ALC_ACC_MIN, ALC_AF_ID},  {ALC_ACC_MAX, ALC_AF_ID},
+        {ALC_ACC_VAR, ALC_AF_ID},  {ALC_ACC_STORE, ALC_AF_ID},
     };
     for (int op = 0; op < ALC_OP_COUNT; op++) {
         if (alc_op_table[op].kind == ALC_OPK_MAP && cv->elem_op[op] == 0) {
@@ -229,8 +228,8 @@ static void nvrtc_task(void *ctx, int64_t t, int worker)
                                &bin, &d) != 0) {
         alc_sb_printf(&msg, "%s for %d: %s", name, arch, alc_diag_text(&d));
     } else if (bin.log[0] != '\0') {
-        alc_sb_printf(&msg, "%s for %d: NVRTC log not empty:\n%s", name,
-                      arch, bin.log);
+        alc_sb_printf(&msg, "%s for %d: NVRTC log not empty:\n%s", name, arch,
+                      bin.log);
     }
     j->seconds[t] = bin.seconds;
     j->err[t] = msg.len > 0 ? alc_sb_take(&msg) : NULL;
@@ -457,8 +456,7 @@ static void test_cuda_emit_no_gpu_fallback(void **state)
     assert_int_equal(d.n_warn, have ? 0 : 1);
     if (!have) {
         assert_non_null(strstr(alc_diag_text(&d), "no CUDA GPU found ("));
-        assert_non_null(
-            strstr(alc_diag_text(&d), "; using the CPU backend"));
+        assert_non_null(strstr(alc_diag_text(&d), "; using the CPU backend"));
     }
     assert_int_equal(alc_backend_select("cuda", &be, &d2), 0);
     assert_int_equal(d2.n_warn, 0); /* said once per process */
@@ -508,6 +506,26 @@ ALC_TEST_MAIN(tests)
 
 #else /* !ALC_CUDA_BACKEND */
 
+#include "backend_select.h"
+
+/* Without the GPU backend, auto and cuda choose llvm and say why, once. */
+static void test_cuda_emit_select_without_backend(void **state)
+{
+    struct alc_diag d;
+    enum alc_backend be = ALC_BE_COUNT;
+    (void)state;
+    alc_diag_init(&d);
+    assert_int_equal(alc_backend_select("auto", &be, &d), 0);
+    assert_int_equal(be, ALC_BE_LLVM);
+    assert_int_equal(d.n_warn, 1);
+    assert_non_null(strstr(alc_diag_text(&d), "not built into this binary"));
+    assert_non_null(strstr(alc_diag_text(&d), "using the CPU backend"));
+    assert_int_equal(alc_backend_select("cuda", &be, &d), 0);
+    assert_int_equal(be, ALC_BE_LLVM);
+    assert_int_equal(d.n_warn, 1);
+    alc_diag_free(&d);
+}
+
 static void test_cuda_emit_not_built(void **state)
 {
     (void)state;
@@ -517,6 +535,7 @@ static void test_cuda_emit_not_built(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_cuda_emit_select_without_backend),
     cmocka_unit_test(test_cuda_emit_not_built),
 };
 

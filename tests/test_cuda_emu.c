@@ -146,8 +146,7 @@ static void check_all_dtypes(const struct alc_ir *ir, struct bc_ref *ref,
         snprintf(what, sizeof what, "%s, %s units, dtype %s", name,
                  big ? "big" : "small",
                  dt < 0 ? "mixed" : alc_dtype_table[dt].st_name);
-        t_backend += bc_check(ir, ALC_BE_CUDA, ref, &f.units, 0.6, what,
-                              cnt);
+        t_backend += bc_check(ir, ALC_BE_CUDA, ref, &f.units, 0.6, what, cnt);
         fx_units_free(&f);
     }
 }
@@ -201,8 +200,8 @@ static void test_cuda_emu_random_vs_jit(void **state)
         with_kernels += alc_jit_plan(ref.j[0])->n_passes > 0;
         make_small(&f, 300 + (uint64_t)i, i % 4 == 3 ? -1 : i % 3);
         snprintf(what, sizeof what, "random program %d:\n%s\n", i, src);
-        t_backend += bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.5, what,
-                              &cnt);
+        t_backend +=
+            bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.5, what, &cnt);
         t_ref += ref.seconds;
         bc_ref_free(&ref);
         fx_units_free(&f);
@@ -323,9 +322,12 @@ static void test_cuda_emu_combine_bit_exact(void **state)
     emu.ops->htod(&emu, d_rec, rec, (size_t)total * ns * 8, &d);
     emu.ops->htod(&emu, d_first, first, (size_t)L * 8, &d);
     emu.ops->htod(&emu, d_count, counts, (size_t)L * 8, &d);
-    struct alc_cuda_args a = {.rec = d_rec, .unit_first = d_first,
-                              .unit_count = d_count, .n_units = L,
-                              .out = d_out, .layout = d_lay,
+    struct alc_cuda_args a = {.rec = d_rec,
+                              .unit_first = d_first,
+                              .unit_count = d_count,
+                              .n_units = L,
+                              .out = d_out,
+                              .layout = d_lay,
                               .n_slots = (int64_t)ns};
     if (emu.ops->launch(&emu, fn, 4, ALC_CUDA_THREADS, &a, &d) != 0) {
         fail_msg("%s", alc_diag_text(&d));
@@ -455,8 +457,8 @@ static void expect_uploads(uint64_t n, uint64_t bytes)
     if (st.uploads != n || st.bytes_uploaded != bytes) {
         fail_msg("%llu uploads of %llu bytes, expected %llu of %llu",
                  (unsigned long long)st.uploads,
-                 (unsigned long long)st.bytes_uploaded,
-                 (unsigned long long)n, (unsigned long long)bytes);
+                 (unsigned long long)st.bytes_uploaded, (unsigned long long)n,
+                 (unsigned long long)bytes);
     }
 }
 
@@ -474,10 +476,9 @@ static void test_cuda_emu_mirror_reuse(void **state)
     irb_dsa(&dsa);
     irb_owl(&owl);
     alc_ir_init(&actonly);
-    actonly.sparsity =
-        OP2(&actonly, ALC_OP_MUL, OP1(&actonly, ALC_OP_MEAN,
-                                      IN(&actonly, ALC_IN_ACT)),
-            IN(&actonly, ALC_IN_S));
+    actonly.sparsity = OP2(&actonly, ALC_OP_MUL,
+                           OP1(&actonly, ALC_OP_MEAN, IN(&actonly, ALC_IN_ACT)),
+                           IN(&actonly, ALC_IN_S));
     make_small(&f1, 5, -1);
     make_small(&f2, 6, -1);
     alc_cuda_release_units();
@@ -567,9 +568,9 @@ static void test_cuda_emu_quantile(void **state)
     int wa = IN(&ir, ALC_IN_WANDA);
     int q = OP2(&ir, ALC_OP_QUANTILE, wa, K(&ir, 0.3));
     int m = OP1(&ir, ALC_OP_MEAN, OP2(&ir, ALC_OP_GT, wa, q));
-    ir.sparsity = OP2(&ir, ALC_OP_ADD, m,
-                      OP2(&ir, ALC_OP_QUANTILE, IN(&ir, ALC_IN_WEIGHT),
-                          K(&ir, 0.9)));
+    ir.sparsity =
+        OP2(&ir, ALC_OP_ADD, m,
+            OP2(&ir, ALC_OP_QUANTILE, IN(&ir, ALC_IN_WEIGHT), K(&ir, 0.9)));
     bc_ref_init(&ref, &ir, BC_PERTURB);
     bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.5, "quantile", &cnt);
     assert_true(cnt.compared > 0);
@@ -651,8 +652,8 @@ static void test_cuda_emu_missing_act(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_cuda_emu_conversions_exhaustive,
-                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_conversions_exhaustive, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_combine_bit_exact, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_grid_independent, setup,
@@ -661,14 +662,11 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_timing_stats, setup,
                                     teardown),
-    cmocka_unit_test_setup_teardown(test_cuda_emu_quantile, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_cuda_emu_wide_pass, setup,
-                                    teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_quantile, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_wide_pass, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_empty_matrix, setup,
                                     teardown),
-    cmocka_unit_test_setup_teardown(test_cuda_emu_missing_act, setup,
-                                    teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_missing_act, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_stdlib_vs_jit, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_random_vs_jit, setup,

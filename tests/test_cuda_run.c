@@ -38,8 +38,8 @@ static int setup(void **state)
     (void)state;
     alc_diag_init(&d);
     if (getenv("ALC_CUDA_RUN_EMULATE") != NULL) {
-        emu_dev_init(&fake_gpu, &fake_st, "cuda_run_fake_gpu",
-                     ALC_CUDA_THREADS, 5);
+        emu_dev_init(&fake_gpu, &fake_st, "cuda_run_fake_gpu", ALC_CUDA_THREADS,
+                     5);
         gpu = &fake_gpu;
         alc_cuda_use_device(gpu);
     }
@@ -101,10 +101,9 @@ static void test_cuda_run_stdlib_vs_jit(void **state)
         for (int big = 0; big < 2; big++) {
             for (int dt = -1; dt < ALC_DT_COUNT; dt++) {
                 struct fx_units f;
-                make_units(&f, big, 10 * (uint64_t)i + (uint64_t)(dt + 1),
-                           dt);
-                snprintf(what, sizeof what, "%s (%s units, dtype %d)",
-                         paths[i], big ? "big" : "small", dt);
+                make_units(&f, big, 10 * (uint64_t)i + (uint64_t)(dt + 1), dt);
+                snprintf(what, sizeof what, "%s (%s units, dtype %d)", paths[i],
+                         big ? "big" : "small", dt);
                 bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.6, what, &cnt);
                 fx_units_free(&f);
             }
@@ -187,9 +186,9 @@ static uint64_t exact_ops(void)
         m |= 1ull << op;
     }
     static const int transc[] = {
-        ALC_OP_LOG,  ALC_OP_EXP,  ALC_OP_SIN,     ALC_OP_COS,
-        ALC_OP_TAN,  ALC_OP_ASIN, ALC_OP_ACOS,    ALC_OP_ATAN,
-        ALC_OP_SIGMOID, ALC_OP_TANH, ALC_OP_SOFTPLUS, ALC_OP_POW,
+        ALC_OP_LOG,     ALC_OP_EXP,     ALC_OP_SIN,      ALC_OP_COS,
+        ALC_OP_TAN,     ALC_OP_ASIN,    ALC_OP_ACOS,     ALC_OP_ATAN,
+        ALC_OP_SIGMOID, ALC_OP_TANH,    ALC_OP_SOFTPLUS, ALC_OP_POW,
         ALC_OP_GEOMEAN, ALC_OP_ENTROPY, /* log per element */
     };
     for (size_t i = 0; i < sizeof transc / sizeof transc[0]; i++) {

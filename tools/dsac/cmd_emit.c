@@ -138,8 +138,10 @@ static void usage(FILE *f)
     for (int i = 0; i < N_TARGETS; i++) {
         fprintf(f, "      %-8s %s\n", targets[i].name, targets[i].help);
     }
+#if ALC_HAVE_CUDA
     fprintf(f, "  -a, --arch sm_XX     GPU architecture of `ptx` (default "
                "sm_80)\n");
+#endif
     fprintf(f, "  -h, --help           show this help\n");
 }
 
