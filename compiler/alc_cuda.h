@@ -129,14 +129,18 @@ int alc_cuda_nvrtc_archs(int *archs, int max);
 /* ---- Device ---- */
 
 /*
- * Opens the process's GPU once (libcuda.so.1, cuInit, device 0 -- use
- * CUDA_VISIBLE_DEVICES to pick another -- and its primary context).
+ * Opens the process's GPU once (libcuda.so.1, or $ALC_CUDA_DRIVER; cuInit,
+ * device 0 -- use CUDA_VISIBLE_DEVICES to pick another -- and its primary
+ * context).
  * Returns 0 when a GPU is usable, else -1 with one line in d:
  *   "no CUDA GPU found (libcuda.so.1: cannot open shared object file ...)"
  *   "no CUDA GPU found (cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable ...)"
  * The outcome is remembered: later calls answer at once.
  */
 int alc_cuda_available(struct alc_diag *d);
+
+/* One line for `dsac version`: the device, or why there is none. */
+void alc_cuda_describe(struct alc_sb *out);
 
 /* What alc_cuda_available found (zeros when nothing). */
 struct alc_cuda_info {

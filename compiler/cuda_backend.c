@@ -877,6 +877,28 @@ int alc_cuda_available(struct alc_diag *d)
     return 0;
 }
 
+void alc_cuda_describe(struct alc_sb *out)
+{
+    struct alc_diag d;
+    struct alc_cuda_info in;
+    int major = 0, minor = 0;
+    alc_diag_init(&d);
+    if (alc_cuda_available(&d) != 0) {
+        const char *why = d.first;
+        alc_sb_puts(out, strncmp(why, "error: ", 7) == 0 ? why + 7 : why);
+    } else if (alc_cuda_info(&in, &d) == 0) {
+        alc_cuda_nvrtc_version(&major, &minor);
+        alc_sb_printf(out,
+                      "%s (sm_%d, %d SMs, %.1f GiB), driver %d.%d, NVRTC "
+                      "%d.%d",
+                      in.name, in.arch, in.sm_count,
+                      (double)in.mem_total / (1u << 30),
+                      in.driver_version / 1000, in.driver_version % 1000 / 10,
+                      major, minor);
+    }
+    alc_diag_free(&d);
+}
+
 int alc_cuda_info(struct alc_cuda_info *info, struct alc_diag *d)
 {
     memset(info, 0, sizeof *info);

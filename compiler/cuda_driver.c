@@ -10,7 +10,8 @@
  * 12.8+) falls back to cuEventElapsedTime for older drivers. Every call is
  * checked and a failure names the call and the driver's error name and
  * string. One device (0; CUDA_VISIBLE_DEVICES picks another), its primary
- * context, the default stream.
+ * context, the default stream. ALC_CUDA_DRIVER=PATH loads another driver
+ * library (the tests use the toolkit's stub, whose cuInit always fails).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -148,17 +149,36 @@ static int dev_ok;
 static char dev_err[512];
 static pthread_once_t dev_once = PTHREAD_ONCE_INIT;
 
-/* "CUDA_ERROR_X: text" for r. */
+/* Names of the errors met while opening a device, for drivers (the
+ * toolkit's stub) whose cuGetErrorName does not answer. */
+static const char *fallback_name(CUresult r)
+{
+    switch (r) {
+    case CUDA_ERROR_NOT_INITIALIZED:
+        return "CUDA_ERROR_NOT_INITIALIZED";
+    case CUDA_ERROR_NO_DEVICE:
+        return "CUDA_ERROR_NO_DEVICE";
+    case CUDA_ERROR_STUB_LIBRARY:
+        return "CUDA_ERROR_STUB_LIBRARY: the toolkit's stub, not a driver";
+    case CUDA_ERROR_SYSTEM_DRIVER_MISMATCH:
+        return "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH";
+    default:
+        return "CUDA error";
+    }
+}
+
+/* "CUDA_ERROR_X (n): text" for r. */
 static void cu_text(CUresult r, char *buf, size_t n)
 {
     const char *name = NULL, *str = NULL;
     if (drv.api.GetErrorName == NULL ||
         drv.api.GetErrorName(r, &name) != CUDA_SUCCESS || name == NULL) {
-        name = "CUDA error";
+        name = fallback_name(r);
     }
     if (drv.api.GetErrorString == NULL ||
         drv.api.GetErrorString(r, &str) != CUDA_SUCCESS || str == NULL) {
-        str = "unknown";
+        snprintf(buf, n, "%s (%d)", name, (int)r);
+        return;
     }
     snprintf(buf, n, "%s (%d): %s", name, (int)r, str);
 }
@@ -233,13 +253,17 @@ static int open_device(void)
 static void load_driver(void)
 {
     char err[256];
-    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    const char *lib = getenv("ALC_CUDA_DRIVER");
+    if (lib == NULL || lib[0] == '\0') {
+        lib = "libcuda.so.1";
+    }
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
         snprintf(dev_err, sizeof dev_err, "%s", dlerror());
         return;
     }
     if (resolve(h, &drv.api, err, sizeof err) != 0) {
-        snprintf(dev_err, sizeof dev_err, "libcuda.so.1: %s", err);
+        snprintf(dev_err, sizeof dev_err, "%s: %s", lib, err);
         return;
     }
     if (open_device() != 0) {
@@ -274,8 +298,8 @@ static int d_alloc(struct alc_cuda_dev *dev, uint64_t *ptr, size_t n,
                    struct alc_diag *d)
 {
     CUdeviceptr p = 0;
-    if (cu_check(A(dev)->MemAlloc(&p, n > 0 ? n : 1), "cuMemAlloc_v2", d) !=
-        0) {
+    CUresult r = A(dev)->MemAlloc(&p, n > 0 ? n : 1);
+    if (cu_check(r, "cuMemAlloc_v2", d) != 0) {
         return -1;
     }
     *ptr = (uint64_t)p;
@@ -319,8 +343,8 @@ static int d_module_load(struct alc_cuda_dev *dev,
         alc_diag_errorf(d, "cuModuleLoadData: no compiled image");
         return -1;
     }
-    if (cu_check(A(dev)->ModuleLoadData(&m, img->bin->data), "cuModuleLoadData",
-                 d) != 0) {
+    CUresult r = A(dev)->ModuleLoadData(&m, img->bin->data);
+    if (cu_check(r, "cuModuleLoadData", d) != 0) {
         alc_diag_errorf(d,
                         "(%s for %s_%d; the driver is %d.%d: a driver "
                         "older than the NVRTC that compiled it may reject "
@@ -386,10 +410,16 @@ static int d_time_end(struct alc_cuda_dev *dev, double *seconds,
 {
     struct drv *x = dev->impl;
     float ms = 0.0f;
-    if (cu_check(x->api.EventRecord(x->ev[1], NULL), "cuEventRecord", d) ||
-        cu_check(x->api.EventSynchronize(x->ev[1]), "cuEventSynchronize", d) ||
-        cu_check(x->api.EventElapsedTime(&ms, x->ev[0], x->ev[1]),
-                 "cuEventElapsedTime", d)) {
+    CUresult r = x->api.EventRecord(x->ev[1], NULL);
+    if (cu_check(r, "cuEventRecord", d) != 0) {
+        return -1;
+    }
+    r = x->api.EventSynchronize(x->ev[1]);
+    if (cu_check(r, "cuEventSynchronize", d) != 0) {
+        return -1;
+    }
+    r = x->api.EventElapsedTime(&ms, x->ev[0], x->ev[1]);
+    if (cu_check(r, "cuEventElapsedTime", d) != 0) {
         return -1;
     }
     *seconds = (double)ms * 1e-3;

@@ -198,7 +198,8 @@ static int read_log(nvrtcProgram p, struct alc_cuda_binary *out,
                     struct alc_diag *d)
 {
     size_t n = 0;
-    if (check(api.GetProgramLogSize(p, &n), "nvrtcGetProgramLogSize", d) != 0) {
+    nvrtcResult r = api.GetProgramLogSize(p, &n);
+    if (check(r, "nvrtcGetProgramLogSize", d) != 0) {
         return -1;
     }
     out->log = malloc(n + 1);
@@ -207,8 +208,8 @@ static int read_log(nvrtcProgram p, struct alc_cuda_binary *out,
         return -1;
     }
     out->log[0] = '\0';
-    if (n > 0 &&
-        check(api.GetProgramLog(p, out->log), "nvrtcGetProgramLog", d) != 0) {
+    r = n > 0 ? api.GetProgramLog(p, out->log) : NVRTC_SUCCESS;
+    if (check(r, "nvrtcGetProgramLog", d) != 0) {
         return -1;
     }
     out->log[n] = '\0';
@@ -220,8 +221,8 @@ static int read_output(nvrtcProgram p, struct alc_cuda_binary *out,
 {
     int ptx = out->kind == ALC_CUDA_BIN_PTX;
     size_t n = 0;
-    if (check(ptx ? api.GetPTXSize(p, &n) : api.GetCUBINSize(p, &n),
-              ptx ? "nvrtcGetPTXSize" : "nvrtcGetCUBINSize", d) != 0) {
+    nvrtcResult r = ptx ? api.GetPTXSize(p, &n) : api.GetCUBINSize(p, &n);
+    if (check(r, ptx ? "nvrtcGetPTXSize" : "nvrtcGetCUBINSize", d) != 0) {
         return -1;
     }
     out->data = malloc(n + 1);
@@ -229,8 +230,8 @@ static int read_output(nvrtcProgram p, struct alc_cuda_binary *out,
         alc_diag_errorf(d, "out of memory reading NVRTC output");
         return -1;
     }
-    if (check(ptx ? api.GetPTX(p, out->data) : api.GetCUBIN(p, out->data),
-              ptx ? "nvrtcGetPTX" : "nvrtcGetCUBIN", d) != 0) {
+    r = ptx ? api.GetPTX(p, out->data) : api.GetCUBIN(p, out->data);
+    if (check(r, ptx ? "nvrtcGetPTX" : "nvrtcGetCUBIN", d) != 0) {
         return -1;
     }
     out->data[n] = '\0';
@@ -258,8 +259,8 @@ int alc_cuda_nvrtc_compile(const char *src, const char *name, int arch,
         archopt,           "-default-device",  "--std=c++17", "--fmad=false",
         "--prec-div=true", "--prec-sqrt=true", "--ftz=false",
     };
-    if (check(api.CreateProgram(&p, src, name, 0, NULL, NULL),
-              "nvrtcCreateProgram", d) != 0) {
+    nvrtcResult r = api.CreateProgram(&p, src, name, 0, NULL, NULL);
+    if (check(r, "nvrtcCreateProgram", d) != 0) {
         return -1;
     }
     double t0 = alc_now();
@@ -277,7 +278,8 @@ int alc_cuda_nvrtc_compile(const char *src, const char *name, int arch,
     rc = read_output(p, out, d);
 done:
     /* always destroyed, whatever failed above */
-    if (check(api.DestroyProgram(&p), "nvrtcDestroyProgram", d) != 0) {
+    r = api.DestroyProgram(&p);
+    if (check(r, "nvrtcDestroyProgram", d) != 0) {
         rc = -1;
     }
     if (rc != 0) {

@@ -3,7 +3,8 @@
 # OWL (two passes): CUDA C with one kernel per pass plus alc_combine; PTX
 # for the asked architecture with those entry points; a bad --arch is a
 # usage error (exit 2). Without the GPU backend the targets do not exist
-# and the test says so.
+# and the test says so. `dsac version` names the GPU or says why there is
+# none: with the toolkit's libcuda stub as the driver, cuInit's error.
 set -euo pipefail
 owl="$ALC_SOURCE_DIR/stdlib/owl.alloc"
 
@@ -31,4 +32,13 @@ set +e
 rc=$?
 set -e
 test "$rc" -eq 2
+
+"$DSAC" version | grep -q '^  GPU:   '
+stub=/usr/local/cuda/lib64/stubs/libcuda.so
+if [[ -e "$stub" ]]; then
+  out=$(ALC_CUDA_DRIVER="$stub" "$DSAC" version)
+  grep -q 'GPU:   no CUDA GPU found (cuInit: CUDA_ERROR_STUB_LIBRARY' <<<"$out"
+fi
+out=$(ALC_CUDA_DRIVER=/nonexistent/libcuda.so.1 "$DSAC" version)
+grep -q 'GPU:   no CUDA GPU found (/nonexistent/libcuda.so.1: ' <<<"$out"
 echo ok
