@@ -512,6 +512,65 @@ static void test_cuda_emu_mirror_reuse(void **state)
     alc_ir_free(&actonly);
 }
 
+/* ---- Compiled-code cache ---- */
+
+/* A program compiles (emits, loads a module) once: the second alc_compile
+ * of it, and one with other param values, are cache hits that load
+ * nothing, and each evaluates with its own param values (as the JIT). */
+static void test_cuda_emu_cache_and_params(void **state)
+{
+    struct alc_ir a, b;
+    struct fx_units f;
+    struct alc_diag d;
+    double sa[5], sb[5], ja[5];
+    struct alc_eval_opts eo = {.S = 0.5};
+    (void)state;
+    alc_diag_init(&d);
+    alc_ir_init(&a);
+    alc_ir_init(&b);
+    irb_owl(&a);
+    irb_owl(&b);
+    /* a structure no other test compiles: sparsity + 0 * block */
+    int z = OP2(&a, ALC_OP_MUL, K(&a, 0.0), IN(&a, ALC_IN_BLOCK));
+    a.sparsity = OP2(&a, ALC_OP_ADD, a.sparsity, z);
+    z = OP2(&b, ALC_OP_MUL, K(&b, 0.0), IN(&b, ALC_IN_BLOCK));
+    b.sparsity = OP2(&b, ALC_OP_ADD, b.sparsity, z);
+    b.params[0].value = 2.0; /* M */
+    struct alc_rng r;
+    alc_rng_seed(&r, 31);
+    fx_units_make(&f, &r, 5, 2, 20, 150, ALC_DT_BF16, 0.0); /* no NaN */
+    int mods = emu_st.n_modules;
+    struct alc_compiled *ca = alc_compile(&a, ALC_BE_CUDA, &d);
+    assert_non_null(ca);
+    assert_false(alc_compiled_cache_hit(ca));
+    assert_int_equal(emu_st.n_modules, mods + 1);
+    struct alc_compiled *ca2 = alc_compile(&a, ALC_BE_CUDA, &d);
+    struct alc_compiled *cb = alc_compile(&b, ALC_BE_CUDA, &d);
+    assert_true(alc_compiled_cache_hit(ca2) && alc_compiled_cache_hit(cb));
+    assert_int_equal(emu_st.n_modules, mods + 1);
+    struct alc_eval_out oa = {sa, NULL, NULL, 0.0}, ob = {sb, NULL, NULL, 0.0};
+    assert_int_equal(alc_evaluate(ca2, &f.units, &eo, &oa, &d), 0);
+    assert_int_equal(alc_evaluate(cb, &f.units, &eo, &ob, &d), 0);
+    for (int u = 0; u < 5; u++) {
+        assert_false(isnan(sa[u]) || isnan(sb[u]));
+    }
+    assert_true(memcmp(sa, sb, sizeof sa) != 0); /* M = 5 vs M = 2 */
+    struct alc_compiled *jb = alc_compile(&b, ALC_BE_LLVM, &d);
+    struct alc_eval_out oj = {ja, NULL, NULL, 0.0};
+    assert_int_equal(alc_evaluate(jb, &f.units, &eo, &oj, &d), 0);
+    for (int u = 0; u < 5; u++) {
+        assert_close(sb[u], ja[u], 1e-12); /* sums of 0/1: exact */
+    }
+    alc_compiled_free(ca);
+    alc_compiled_free(ca2);
+    alc_compiled_free(cb);
+    alc_compiled_free(jb);
+    fx_units_free(&f);
+    alc_ir_free(&a);
+    alc_ir_free(&b);
+    alc_diag_free(&d);
+}
+
 /* ---- What the benchmark reads ---- */
 
 /* With timing on, the stats count every pass kernel's weight bytes (OWL:
@@ -659,6 +718,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cuda_emu_grid_independent, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_mirror_reuse, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_cache_and_params, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_timing_stats, setup,
                                     teardown),
