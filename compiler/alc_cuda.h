@@ -5,7 +5,7 @@
  * bench/bench_cuda.c. Named alc_cuda.h so that it never shadows the
  * toolkit's <cuda.h>.
  *
- * Three parts, one file each:
+ * Four files:
  *   cuda_emit.c    CUDA C for the passes of a plan (plan.h): per pass one
  *                  `extern "C" __global__` kernel over fixed tiles of
  *                  ALC_CUDA_TILE elements, and one kernel (alc_combine)
@@ -23,9 +23,13 @@
  * fixed tree (warp shuffles, then the warps' partials in shared memory, then
  * the tiles of a unit in the pairwise order of alc_plan_combine_tree), no
  * float atomics. The same program on the same units gives the same bits on
- * every run and every GPU model; it matches the LLVM JIT within rounding
- * (different chunking: relative 1e-6 on reductions; exact where the values
- * are integers).
+ * every run, whatever the number of SMs, blocks or launches; it matches the
+ * LLVM JIT within rounding (different chunking: relative 1e-6 on
+ * reductions; exact where the result does not depend on the order).
+ *
+ * Which backend to use: alc_backend_select (backend_select.h) turns
+ * --backend auto|llvm|cuda|interp into one, falling back to the CPU with a
+ * one-time note when no GPU is usable.
  */
 #ifndef ALC_CUDA_H
 #define ALC_CUDA_H
