@@ -407,6 +407,9 @@ static int choose_binary(const struct alc_cuda_dev *dev, int *arch,
                          enum alc_cuda_bin *kind, struct alc_diag *d)
 {
     int archs[64];
+    if (!alc_cuda_nvrtc_available(d)) {
+        return -1;
+    }
     int n = alc_cuda_nvrtc_archs(archs, 64), best = 0;
     int want = alc_cuda_pick_arch(dev);
     *kind =
@@ -419,8 +422,10 @@ static int choose_binary(const struct alc_cuda_dev *dev, int *arch,
         best = archs[i] < want && archs[i] > best ? archs[i] : best;
     }
     if (best == 0) {
-        alc_diag_errorf(d, "NVRTC cannot compile for sm_%d (%s)", want,
-                        n == 0 ? "NVRTC not loaded" : "too old a GPU");
+        alc_diag_errorf(d,
+                        "NVRTC cannot compile for sm_%d (older than "
+                        "every architecture it knows)",
+                        want);
         return -1;
     }
     *arch = best;

@@ -831,7 +831,7 @@ static void emit_states(struct em *e)
     }
 }
 
-/* One level of shuffle tree over every state, offsets from..1. */
+/* A shuffle tree over every state, offsets from, from/2, .., 1. */
 static void emit_shuffle_tree(struct em *e, const char *from,
                               const char *indent)
 {
@@ -851,7 +851,7 @@ static void emit_shuffle_tree(struct em *e, const char *from,
     alc_sb_printf(o, "%s}\n", indent);
 }
 
-/* for s < state size: dst(slot + s) = src[s], as text with %s markers. */
+/* Every state to base[slot + s] (to_shared) or back from it. */
 static void emit_state_copy(struct em *e, const char *indent, int to_shared,
                             const char *base)
 {
