@@ -277,6 +277,13 @@ static int run_block()
 
 } /* namespace alc_emu */
 
+/* The stacks go with the module (dlclose). */
+__attribute__((destructor)) static void alc_emu_free_stacks()
+{
+    std::free(alc_emu::stacks);
+    alc_emu::stacks = nullptr;
+}
+
 #define threadIdx (alc_emu_dim3{alc_emu::cur, 0, 0})
 #define blockIdx (alc_emu_dim3{alc_emu::block_idx, 0, 0})
 #define blockDim (alc_emu_dim3{alc_emu::block_dim, 1, 1})
