@@ -929,19 +929,26 @@ void alc_cuda_release_units(void)
     struct alc_diag d;
     alc_diag_init(&d);
     pthread_mutex_lock(&mu);
-    if (mir.dev != NULL && mir.dev->ops->bind(mir.dev, &d) == 0) {
-        mirror_release();
+    if (mir.dev != NULL && mir.dev->ops->bind(mir.dev, &d) != 0) {
+        mir.dev = NULL; /* unreachable device memory is forgotten */
     }
+    mirror_release();
     pthread_mutex_unlock(&mu);
     alc_diag_free(&d);
 }
 
 void alc_cuda_use_device(struct alc_cuda_dev *dev)
 {
+    struct alc_diag d;
+    alc_diag_init(&d);
     pthread_mutex_lock(&mu);
+    if (mir.dev != NULL && mir.dev->ops->bind(mir.dev, &d) != 0) {
+        mir.dev = NULL; /* unreachable device memory is forgotten */
+    }
     mirror_release();
     override_dev = dev;
     pthread_mutex_unlock(&mu);
+    alc_diag_free(&d);
 }
 
 void alc_cuda_stats_get(struct alc_cuda_stats *s)
