@@ -1342,23 +1342,56 @@ static void emit_col_loop(struct pf *f, int vectors, int masked,
 
 /*
  * Blocks of 64 BF16 weights whose log|w| is read in registers
- * (alc_cg_logw_planes), or gathered when the block holds a zero,
- * subnormal, inf or NaN weight; the same values either way. A block is
- * 64 / (VL U) main-loop steps: position j goes to accumulator copy
- * j mod U, as in the main loop, so the accumulation is the same
- * whichever loop runs.
- *   while (c + 64 <= cols) { T = special ? gathers : planes;
- *                            8 positions; c += 64 }
+ * (alc_cg_logw_planes; zeros patched to -inf in blocks that have any), or
+ * gathered when the block holds a subnormal, inf or NaN weight; the same
+ * values either way. A block is 64 / (VL U) main-loop steps: position j
+ * goes to accumulator copy j mod U, as in the main loop, so the
+ * accumulation is the same whichever loop runs.
+ *   while (c + 64 <= cols) {
+ *       T = special ? gathers : zeros ? planes, patched : planes;
+ *       8 positions; c += 64 }
  */
+static void block_t(struct pf *f, LLVMValueRef *wv, LLVMValueRef *bits,
+                    LLVMValueRef *t)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMBasicBlockRef reg = bb(f, "blk.reg"), fix = bb(f, "blk.zeros");
+    LLVMBasicBlockRef slow = bb(f, "blk.gather"), join = bb(f, "blk.join");
+    LLVMValueRef tr[8], tz[8], ts[8], zl[8];
+    LLVMBuildCondBr(b, alc_cg_logw_special(g, wv[0], wv[1]), slow, reg);
+    LLVMPositionBuilderAtEnd(b, reg);
+    alc_cg_logw_planes(g, wv[0], wv[1], tr);
+    LLVMValueRef anyz = alc_cg_logw_zeros(g, wv[0], wv[1], zl);
+    LLVMBasicBlockRef reg_end = LLVMGetInsertBlock(b);
+    LLVMBuildCondBr(b, anyz, fix, join);
+    LLVMPositionBuilderAtEnd(b, fix);
+    for (int j = 0; j < 8; j++) {
+        tz[j] = alc_cg_select(g, zl[j], alc_cg_vf(g, -INFINITY), tr[j]);
+    }
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, slow);
+    for (int j = 0; j < 8; j++) {
+        ts[j] = alc_cg_logw_gather(g, f->arg[A_LOGW], bits[j]);
+    }
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, join);
+    for (int j = 0; j < 8; j++) { /* phis first in their block */
+        LLVMValueRef in[3] = {tr[j], tz[j], ts[j]};
+        LLVMBasicBlockRef from[3] = {reg_end, fix, slow};
+        t[j] = LLVMBuildPhi(b, g->v_f64, "");
+        LLVMAddIncoming(t[j], in, from, 3);
+    }
+}
+
 static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
 {
     struct alc_cg *g = f->g;
     LLVMBuilderRef b = g->b;
     LLVMBasicBlockRef head = bb(f, "blk.head"), body = bb(f, "blk");
-    LLVMBasicBlockRef fast = bb(f, "blk.reg"), slow = bb(f, "blk.gather");
-    LLVMBasicBlockRef join = bb(f, "blk.join"), next = bb(f, "blk.end");
+    LLVMBasicBlockRef next = bb(f, "blk.end");
     LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
-    LLVMValueRef tf[8], ts[8], bits[8], wv[2];
+    LLVMValueRef bits[8], wv[2], t[8];
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, head);
     LLVMValueRef c = ldi(f, f->c_var);
@@ -1376,25 +1409,9 @@ static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
     for (int j = 0; j < 8; j++) {
         bits[j] = alc_cg_logw_words(g, wv[0], wv[1], j);
     }
-    LLVMBuildCondBr(b, alc_cg_logw_special(g, wv[0], wv[1]), slow, fast);
-    LLVMPositionBuilderAtEnd(b, fast);
-    alc_cg_logw_planes(g, wv[0], wv[1], tf);
-    LLVMBuildBr(b, join);
-    LLVMPositionBuilderAtEnd(b, slow);
-    for (int j = 0; j < 8; j++) {
-        ts[j] = alc_cg_logw_gather(g, f->arg[A_LOGW], bits[j]);
-    }
-    LLVMBuildBr(b, join);
-    LLVMPositionBuilderAtEnd(b, join);
+    block_t(f, wv, bits, t);
     memset(f->pre_w, 0, sizeof f->pre_w);
     memset(f->pre_wabs, 0, sizeof f->pre_wabs);
-    LLVMValueRef t[8];
-    for (int j = 0; j < 8; j++) { /* phis first in their block */
-        LLVMValueRef in[2] = {tf[j], ts[j]};
-        LLVMBasicBlockRef from[2] = {fast, slow};
-        t[j] = LLVMBuildPhi(b, g->v_f64, "");
-        LLVMAddIncoming(t[j], in, from, 2);
-    }
     for (int j = 0; j < 8; j++) {
         LLVMValueRef cj = LLVMBuildAdd(b, c, i64c(f, 8 * j), "");
         f->in_bits = bits[j];

@@ -77,10 +77,15 @@ LLVMValueRef alc_cg_logw_gather(struct alc_cg *g, LLVMValueRef table,
  * 8 j .. 8 j + 7. Only for normal weights (alc_cg_logw_special false). */
 void alc_cg_logw_planes(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
                         LLVMValueRef *out);
-/* i1: some of the 64 BF16 weights w0:w1 is zero, subnormal, inf or NaN. */
+/* i1: some of the 64 BF16 weights w0:w1 is subnormal, inf or NaN. */
 LLVMValueRef alc_cg_logw_special(struct alc_cg *g, LLVMValueRef w0,
                                  LLVMValueRef w1);
-/* <VL x i16>: words 8 j .. 8 j + 7 of w0:w1, j < 8. */
+/* i1: some of the 64 BF16 weights w0:w1 is +-0; lanes[j] (<VL x i1>):
+ * which of elements 8 j .. 8 j + 7 are. */
+LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
+                               LLVMValueRef w1, LLVMValueRef *lanes);
+/* Elements 8 j .. 8 j + 7 of the 64-element vectors w0:w1 (32 each),
+ * j < 8. */
 LLVMValueRef alc_cg_logw_words(struct alc_cg *g, LLVMValueRef w0,
                                LLVMValueRef w1, int j);
 /* The BF16 table's value for a normal magnitude v (exponent 1..254). */

@@ -41,9 +41,10 @@
  *      vectors of 8 doubles -- the permutation of step 1 is the inverse of
  *      the transposition's, so the doubles come out in element order;
  *   4. e from the 16-bit words, then the two fused multiply-adds.
- * Weights that are zero, subnormal, inf or NaN (exponent 0 or 255) make
- * the block of 64 take the gather instead. Both ways produce the table's
- * values, so results do not depend on the path or the host.
+ * Zero weights (the formula's e = -127) are patched to -inf afterwards,
+ * in blocks that have any; subnormal, inf or NaN weights make the block
+ * of 64 take the gathers instead. Both ways produce the table's values,
+ * so results do not depend on the path or the host.
  */
 #include <math.h>
 #include <pthread.h>
@@ -318,14 +319,33 @@ LLVMValueRef alc_cg_logw_special(struct alc_cg *g, LLVMValueRef w0,
 {
     LLVMBuilderRef b = g->b;
     LLVMValueRef w[2] = {w0, w1}, any = NULL;
-    for (int h = 0; h < 2; h++) {
-        LLVMValueRef ex = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7f80), "");
-        LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, ex, splat16(g, 32, 0), "");
-        LLVMValueRef f =
-            LLVMBuildICmp(b, LLVMIntEQ, ex, splat16(g, 32, 0x7f80), "");
-        LLVMValueRef s = LLVMBuildOr(b, z, f, "");
+    for (int h = 0; h < 2; h++) { /* t = |w|: 0 < t < 0x80 or t > 0x7f7f */
+        LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
+        LLVMValueRef tm1 = LLVMBuildSub(b, t, splat16(g, 32, 1), "");
+        LLVMValueRef sub =
+            LLVMBuildICmp(b, LLVMIntULT, tm1, splat16(g, 32, 0x7f), "");
+        LLVMValueRef inf =
+            LLVMBuildICmp(b, LLVMIntUGT, t, splat16(g, 32, 0x7f7f), "");
+        LLVMValueRef s = LLVMBuildOr(b, sub, inf, "");
         any = any == NULL ? s : LLVMBuildOr(b, any, s, "");
     }
-    LLVMValueRef bitsv = LLVMBuildBitCast(b, any, g->t_i32, "");
-    return LLVMBuildICmp(b, LLVMIntNE, bitsv, LLVMConstInt(g->t_i32, 0, 0), "");
+    LLVMValueRef bits = LLVMBuildBitCast(b, any, g->t_i32, "");
+    return LLVMBuildICmp(b, LLVMIntNE, bits, LLVMConstInt(g->t_i32, 0, 0), "");
+}
+
+LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
+                               LLVMValueRef w1, LLVMValueRef *lanes)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef w[2] = {w0, w1}, z[2];
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
+        z[h] = LLVMBuildICmp(b, LLVMIntEQ, t, splat16(g, 32, 0), "");
+    }
+    for (int j = 0; j < 8; j++) {
+        lanes[j] = alc_cg_logw_words(g, z[0], z[1], j);
+    }
+    LLVMValueRef any = LLVMBuildOr(b, z[0], z[1], "");
+    LLVMValueRef bits = LLVMBuildBitCast(b, any, g->t_i32, "");
+    return LLVMBuildICmp(b, LLVMIntNE, bits, LLVMConstInt(g->t_i32, 0, 0), "");
 }

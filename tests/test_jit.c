@@ -957,8 +957,9 @@ static void test_jit_logw_specials(void **state)
     }
 }
 
-/* Forms over wide BF16 and F16 matrices (blocks of 64 in registers and
- * gathered blocks with specials, the unrolled loop, the masked tail):
+/* Forms over wide BF16 and F16 matrices (blocks of 64 in registers,
+ * with zeros patched, gathered blocks with specials, the unrolled loop,
+ * the masked tail):
  * ALC_JIT_LOGW_AUTO and _GATHER give the same bits, both agree with the
  * interpreter within 1e-12 (sums of ~1-ulp logs), and the generated code
  * uses the path it should. */
@@ -966,10 +967,20 @@ static void test_jit_logw_blocks(void **state)
 {
     struct alc_rng r;
     alc_rng_seed(&r, 64);
-    for (int dt = ALC_DT_F16; dt <= ALC_DT_BF16; dt++) {
+    for (int set = 0; set < 3; set++) {
+        int dt = set == 0 ? ALC_DT_F16 : ALC_DT_BF16;
         struct fx_units f;
-        /* 3% specials: about one block in three takes the gathers */
-        fx_units_make(&f, &r, 4, 3, 9, 300, dt, 0.0005);
+        /* set 0, 1: 0.05% specials, one block in five takes the gathers;
+         * set 2: 2% zeros only, every other block is patched */
+        fx_units_make(&f, &r, 4, 3, 9, 300, dt, set < 2 ? 0.0005 : 0.0);
+        for (int m = 0; set == 2 && m < f.n_mats; m++) {
+            uint16_t *h = f.w[m];
+            for (int64_t i = 0; i < f.mv[m].rows * f.mv[m].cols; i++) {
+                if (alc_rng_below(&r, 50) == 0) { /* +0 or -0 */
+                    h[i] = (uint16_t)(alc_rng_below(&r, 2) << 15);
+                }
+            }
+        }
         struct alc_ir ir;
         alc_ir_init(&ir);
         irb_dsa(&ir);
