@@ -8,17 +8,26 @@
  *   entry:    broadcast the layer/model values the elements read (env[]);
  *             var shifts K = the chunk's first vector of values
  *   for r < nrows:                       (rows of the chunk)
+ *     [BF16 with logs by table, AVX-512 VBMI host:
+ *      for c + 64 <= cols: a block of 64 / (VL U) steps, log|w| of its 64
+ *                           weights read in registers (emit_block_loop)]
  *     for c + VL*U <= cols: U vectors at c, c+VL, ... into U accumulator
  *                            copies (independent dependency chains)
  *     for c < cols:         one masked vector into copy 0 (masked loads;
  *                           masked-off lanes leave accumulators unchanged)
- *   exit:     store every accumulator lane to raw[]
+ *   exit:     store every accumulator lane to raw[] (var counts: plus the
+ *             unmasked steps, nrows (cols / (VL U)) per lane)
  *
  * Element semantics are the op table's map functions (ops.c) in IEEE
  * double, operation for operation: comparisons give 1.0/0.0, NaN rules as
  * written there, no reassociation, no contraction. Element-wise ops other
  * than the log/exp family call ops.c's map functions through alc_jit_vmap
- * (identical to the interpreter by construction).
+ * (identical to the interpreter by construction). Logs of the Wanda
+ * metric, of 16-bit weights and of act go through tables instead of the
+ * vector log (section "Logs by table"; jit_logw.c): a rewrite made here,
+ * per pass function, because it depends on the weight dtype, while the
+ * plan is one for every dtype (and for the CUDA backend); the host learns
+ * which per-column logs to compute from alc_cg_reads_lact.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -536,12 +545,15 @@ static LLVMValueRef emit_on_truth(struct pf *f, const struct alc_ir_node *n,
  * Accuracy: T and La/Ls are each within 1 ulp of the exact log (T of F16
  * and the act logs are libm's, T of BF16 within 0.9 ulp), and the sum
  * rounds once, so the error is below 1 ulp of |log|w|| + 1/2 ulp of
- * |log act| + 1/2 ulp of the result; relative to the result that is ~1.5
- * ulps unless |w| act is close to 1 (the two logs cancel; error then
- * bounded by ~2^-52 |log|w||, i.e. ~1e-15 absolute for |log|w|| < 10).
- * The rewrite applies in vector mode only (libm mode keeps the
- * interpreter's log on every element) and not at all with
- * ALC_JIT_LOGW_OFF.
+ * |log act| + 1/2 ulp of the result (tests/test_jit.c checks this bound
+ * on every special value). Relative to the result that is about 2 ulps
+ * when the two logs have the same sign or one dominates; when they nearly
+ * cancel (|w| act close to 1) the relative error grows like
+ * max(|log|w||, |log act|) / |result|, the absolute error staying below
+ * ~2^-52 max(...) (2e-15 for logs below 10) -- the interpreter takes the
+ * log of the exact product and has no such cancellation. The rewrite
+ * applies in vector mode only (libm mode keeps the interpreter's log on
+ * every element) and not at all with ALC_JIT_LOGW_OFF.
  */
 
 #define LF_T 4 /* the form reads T; ALC_CG_LACT_ABS: La, _SIGNED: Ls */
