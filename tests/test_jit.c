@@ -957,6 +957,55 @@ static void test_jit_logw_specials(void **state)
     }
 }
 
+/* Every 16-bit magnitude (and its negation) of each dtype, paired with
+ * acts from 1e-30 to 1e30 in turn, through log(wanda), log|wanda| and
+ * log(weight): the bound of check_logw_value on all of them. */
+static void test_jit_logw_all_values(void **state)
+{
+    static const float acts[] = {1e-30f, 0.001f, 0.37f, 1.0f,
+                                 2.5f,   913.0f, 1e30f};
+    enum { N = 65536, NA = (int)(sizeof acts / sizeof acts[0]) };
+    static const int forms[] = {0, 1, 6};
+    for (int dt = ALC_DT_F16; dt <= ALC_DT_BF16; dt++) {
+        struct single16 s;
+        uint16_t *w = malloc(N * sizeof *w);
+        for (int v = 0; v < N; v++) {
+            w[v] = (uint16_t)v;
+        }
+        /* unit v * NA + k: weight v, act k; keep every NA-th pairing */
+        single16_init(&s, (enum alc_dtype)dt, w, N, acts, NA);
+        for (int i = 0; i < N; i++) {
+            s.uv[i] = s.uv[i * NA + i % NA];
+        }
+        s.units.n_units = N;
+        for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+            struct alc_ir ir;
+            int reads = 0;
+            alc_ir_init(&ir);
+            ir.sparsity = logw_form(&ir, forms[k], &reads);
+            struct alc_jit *j = compile_or_fail(&ir, NULL);
+            const struct alc_ir *c = alc_jit_ir(j);
+            double *sp = calloc(N, sizeof *sp), *want = calloc(N, sizeof *sp);
+            double *nodes = calloc((size_t)c->n_nodes * N, sizeof *nodes);
+            eval_or_fail(j, &s.units, 2, sp, nodes);
+            fx_interp_eval(c, &s.units, 0.5, NULL, want, nodes);
+            for (int u = 0; u < N; u++) {
+                const struct alc_mat_view *m = s.uv[u].mats;
+                check_logw_value(sp[u], want[u], fx_weight(m, 0),
+                                 (double)m->act[0], reads, (enum alc_dtype)dt,
+                                 "all values");
+            }
+            free(sp);
+            free(want);
+            free(nodes);
+            alc_jit_free(j);
+            alc_ir_free(&ir);
+        }
+        single16_free(&s);
+        free(w);
+    }
+}
+
 /* Forms over wide BF16 and F16 matrices (blocks of 64 in registers,
  * with zeros patched, gathered blocks with specials, the unrolled loop,
  * the masked tail):
@@ -1106,6 +1155,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_jit_emit_vectorised),
         cmocka_unit_test(test_jit_logw_tables),
         cmocka_unit_test(test_jit_logw_specials),
+        cmocka_unit_test(test_jit_logw_all_values),
         cmocka_unit_test(test_jit_logw_blocks),
         cmocka_unit_test(test_jit_logw_emit),
         cmocka_unit_test(test_jit_cache_hit),
