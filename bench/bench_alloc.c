@@ -18,6 +18,17 @@
  * divided by wall time. The interpreter and PyTorch are credited with the
  * same bytes, so every ratio is a ratio of times.
  *
+ * Timing: N rounds (default 7), each a summing pass over the weights,
+ * then OWL, DSA and DSA's log variants by the JIT (log|w| by table in
+ * registers, by gathers, and the vector log: alc_jit_logw), so that all
+ * see the same machine conditions. Reported per function: the best round
+ * and the median, and the ratio to the bandwidth as best / best and as
+ * the median of the per-round ratios (each round's kernel against the
+ * same round's summing pass, which cancels most of the load of a shared
+ * machine). The load is printed: /proc/loadavg before and after, and the
+ * share of the timed section's wall time x threads that this process got
+ * on a CPU (below ~90 % means other processes took cores).
+ *
  * Usage: bench_alloc [--repeat N] [--interp-units K] [--threads T]
  *                    [--no-torch]
  * The interpreter runs on the first K units (default 4) and its time is
@@ -27,17 +38,20 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "backend.h"
 #include "front.h"
+#include "jit.h"
 #include "plan.h"
 
 #define N_UNITS 32
 #define N_MATS 7
 #define D_MODEL 832
 #define D_FF 2240
+#define MAX_ROUNDS 64
 
 /* ---- Data ---- */
 
@@ -173,34 +187,122 @@ static double sum_once(struct alc_pool *pool, struct sum_ctx *s,
     return t;
 }
 
+/* ---- Rounds ---- */
+
+/* Seconds of one timed thing per round. */
+struct series {
+    double t[MAX_ROUNDS];
+    int n;
+};
+
+static void series_add(struct series *s, double t)
+{
+    if (s->n < MAX_ROUNDS) {
+        s->t[s->n++] = t;
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double series_best(const struct series *s)
+{
+    double b = s->t[0];
+    for (int i = 1; i < s->n; i++) {
+        b = s->t[i] < b ? s->t[i] : b;
+    }
+    return b;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double series_median(const struct series *s)
+{
+    double v[MAX_ROUNDS];
+    memcpy(v, s->t, (size_t)s->n * sizeof *v);
+    return median(v, s->n);
+}
+
+/* Median over rounds of bw.t[i] / bytes_bw * bytes / k.t[i], i.e. of
+ * each round's kernel rate over the same round's bandwidth. */
+static double median_ratio(const struct series *k, const struct series *bw,
+                           double bytes, double bytes_bw)
+{
+    double v[MAX_ROUNDS];
+    for (int i = 0; i < k->n; i++) {
+        v[i] = (bytes / k->t[i]) / (bytes_bw / bw->t[i]);
+    }
+    return median(v, k->n);
+}
+
 /* ---- Compiled allocations ---- */
 
+enum { V_REG, V_GATHER, V_VLOG, V_COUNT }; /* DSA's log|w| variants */
+
+static const char *const variant_name[V_COUNT] = {
+    [V_REG] = "registers", [V_GATHER] = "gathers", [V_VLOG] = "vector log"};
+static const int variant_logw[V_COUNT] = {[V_REG] = ALC_JIT_LOGW_AUTO,
+                                          [V_GATHER] = ALC_JIT_LOGW_GATHER,
+                                          [V_VLOG] = ALC_JIT_LOGW_OFF};
+
 struct fn_result {
-    double jit_s, interp_s, compile_s, torch_s[2];
+    struct series jit;          /* through alc_compile / alc_evaluate */
+    struct series var[V_COUNT]; /* DSA only: alc_jit with each logw */
+    double interp_s, compile_s, torch_s[2];
     int passes;
     double sparsity0;
 };
 
-/* Best time of `repeat` evaluations over the first n units. */
+struct timed {
+    struct series bw; /* the summing pass */
+    double load0[3], load1[3];
+    double cpu_share;
+};
+
+static void die(const char *what, struct alc_diag *d)
+{
+    fprintf(stderr, "bench_alloc: %s: %s", what, alc_diag_text(d));
+    exit(1);
+}
+
+/* One evaluation over the first n units; seconds. */
 static double time_eval(struct alc_compiled *c, struct data *dt, int n,
-                        int threads, int repeat, double *sp0)
+                        int threads, double *sp0)
 {
     struct alc_units us = {dt->units, n};
     struct alc_eval_opts o = {.S = 0.7, .params = NULL, .n_threads = threads};
-    double sp[N_UNITS], best = 1e30;
+    double sp[N_UNITS];
     struct alc_eval_out out = {.sparsity = sp};
     struct alc_diag d;
     alc_diag_init(&d);
-    for (int r = 0; r < repeat; r++) {
-        if (alc_evaluate(c, &us, &o, &out, &d) != 0) {
-            fprintf(stderr, "bench_alloc: %s", alc_diag_text(&d));
-            exit(1);
-        }
-        best = out.seconds < best ? out.seconds : best;
+    if (alc_evaluate(c, &us, &o, &out, &d) != 0) {
+        die("evaluate", &d);
     }
     *sp0 = sp[0];
     alc_diag_free(&d);
-    return best;
+    return out.seconds;
+}
+
+static double time_jit(struct alc_jit *j, struct data *dt, int threads)
+{
+    struct alc_units us = {dt->units, N_UNITS};
+    struct alc_eval_opts o = {.S = 0.7, .params = NULL, .n_threads = threads};
+    double sp[N_UNITS];
+    struct alc_eval_out out = {.sparsity = sp};
+    struct alc_diag d;
+    alc_diag_init(&d);
+    if (alc_jit_evaluate(j, &us, &o, NULL, &out, &d) != 0) {
+        die("evaluate", &d);
+    }
+    alc_diag_free(&d);
+    return out.seconds;
 }
 
 static struct alc_compiled *compile_or_die(const struct alc_ir *ir,
@@ -210,8 +312,7 @@ static struct alc_compiled *compile_or_die(const struct alc_ir *ir,
     alc_diag_init(&d);
     struct alc_compiled *c = alc_compile(ir, be, &d);
     if (c == NULL) {
-        fprintf(stderr, "bench_alloc: %s", alc_diag_text(&d));
-        exit(1);
+        die("compile", &d);
     }
     alc_diag_free(&d);
     return c;
@@ -242,8 +343,7 @@ static void load_fn(const char *file, struct alc_ir *ir)
     alc_ir_init(ir);
     alc_diag_init(&d);
     if (alc_front_compile_file(path, ir, &d) != 0) {
-        fprintf(stderr, "bench_alloc: %s", alc_diag_text(&d));
-        exit(1);
+        die(file, &d);
     }
     alc_diag_free(&d);
 }
@@ -253,48 +353,90 @@ static double time_interp(const struct alc_ir *ir, struct data *dt, int k)
 {
     double sp;
     struct alc_compiled *in = compile_or_die(ir, ALC_BE_INTERP);
-    double t = time_eval(in, dt, k, 1, 1, &sp);
+    double t = time_eval(in, dt, k, 1, &sp);
     alc_compiled_free(in);
     return t * pass_bytes(dt, N_UNITS) / pass_bytes(dt, k);
 }
 
-/*
- * The timed part: `repeat` rounds, each a summing pass over the weights,
- * then OWL, then DSA by the JIT, so that all three see the same machine
- * conditions; the best of each is kept.
- */
-static double run_jit(struct data *dt, const struct alc_ir *ir, int threads,
-                      int repeat, struct fn_result *res)
+static void read_load(double *l)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    l[0] = l[1] = l[2] = NAN;
+    if (f != NULL) {
+        if (fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3) {
+            l[0] = NAN;
+        }
+        fclose(f);
+    }
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static struct alc_jit *jit_or_die(const struct alc_ir *ir, int logw)
+{
+    struct alc_diag d;
+    struct alc_jit_opts o = {.logw = logw};
+    alc_diag_init(&d);
+    struct alc_jit *j = alc_jit_compile(ir, &o, &d);
+    if (j == NULL) {
+        die("compile", &d);
+    }
+    alc_diag_free(&d);
+    return j;
+}
+
+/* The timed part: `repeat` rounds of the summing pass, OWL, DSA and DSA's
+ * variants (header). */
+static void run_rounds(struct data *dt, const struct alc_ir *ir, int threads,
+                       int repeat, struct fn_result *res, struct timed *tm)
 {
     struct sum_ctx s = {(const uint64_t *)dt->w, dt->n_w / 4, 1 << 17, NULL};
     struct alc_pool *pool = alc_pool_new(threads);
     struct alc_compiled *j[2];
-    double bw_best = 1e30, sp;
+    struct alc_jit *var[V_COUNT];
+    double sp;
     uint64_t check = 0;
     s.out = calloc(s.n_words / s.block + 1, sizeof *s.out);
     for (int f = 0; f < 2; f++) {
         res[f].passes = count_passes(&ir[f]);
         j[f] = compile_or_die(&ir[f], ALC_BE_LLVM);
         res[f].compile_s = alc_compiled_compile_seconds(j[f]);
-        res[f].jit_s = 1e30;
-        time_eval(j[f], dt, N_UNITS, threads, 1, &sp); /* warm-up */
+        time_eval(j[f], dt, N_UNITS, threads, &sp); /* warm-up */
+    }
+    for (int v = 0; v < V_COUNT; v++) {
+        var[v] = jit_or_die(&ir[1], variant_logw[v]);
+        time_jit(var[v], dt, threads);
     }
     sum_once(pool, &s, &check);
-    for (int r = 0; r < repeat; r++) {
-        double t = sum_once(pool, &s, &check);
-        bw_best = t < bw_best ? t : bw_best;
+    read_load(tm->load0);
+    double w0 = alc_now(), c0 = cpu_seconds();
+    for (int r = 0; r < repeat && r < MAX_ROUNDS; r++) {
+        series_add(&tm->bw, sum_once(pool, &s, &check));
         for (int f = 0; f < 2; f++) {
-            t = time_eval(j[f], dt, N_UNITS, threads, 1, &res[f].sparsity0);
-            res[f].jit_s = t < res[f].jit_s ? t : res[f].jit_s;
+            series_add(&res[f].jit, time_eval(j[f], dt, N_UNITS, threads,
+                                              &res[f].sparsity0));
+        }
+        for (int v = 0; v < V_COUNT; v++) {
+            series_add(&res[1].var[v], time_jit(var[v], dt, threads));
         }
     }
+    tm->cpu_share = (cpu_seconds() - c0) / ((alc_now() - w0) * threads);
+    read_load(tm->load1);
     printf("  (checksum %llx)\n", (unsigned long long)check);
     for (int f = 0; f < 2; f++) {
         alc_compiled_free(j[f]);
     }
+    for (int v = 0; v < V_COUNT; v++) {
+        alc_jit_free(var[v]);
+    }
     free(s.out);
     alc_pool_free(pool);
-    return (double)s.n_words * 8.0 / bw_best / 1e9;
 }
 
 /* ---- PyTorch ---- */
@@ -382,34 +524,60 @@ static int run_torch(const struct data *dt, int threads, int repeat,
 
 /* ---- Report ---- */
 
+static double gbs(double bytes, double t)
+{
+    return bytes / t / 1e9;
+}
+
 static void report(const char *name, const struct fn_result *r,
-                   const struct data *dt, int interp_units, double bw,
-                   int have_torch)
+                   const struct data *dt, int interp_units,
+                   const struct timed *tm, int have_torch)
 {
     double bytes = pass_bytes(dt, N_UNITS) * r->passes;
-    double jit = bytes / r->jit_s / 1e9, in = bytes / r->interp_s / 1e9;
+    double bw_bytes = (double)dt->n_w * 2.0;
+    double jbest = series_best(&r->jit), jmed = series_median(&r->jit);
+    double bwbest = gbs(bw_bytes, series_best(&tm->bw));
     printf("%s (%d pass%s, %.0f MB read, unit 0's sparsity %.6f):\n", name,
            r->passes, r->passes == 1 ? "" : "es", bytes / 1e6, r->sparsity0);
-    printf("  JIT          %8.2f GB/s  (%.3f s; compiled in %.1f ms)\n", jit,
-           r->jit_s, 1e3 * r->compile_s);
+    printf("  JIT          %8.2f GB/s best, %.2f median  (%.3f s; compiled "
+           "in %.1f ms)\n",
+           gbs(bytes, jbest), gbs(bytes, jmed), jbest, 1e3 * r->compile_s);
     printf("  interpreter  %8.3f GB/s  (%.1f s, scaled from %d of %d "
            "units)\n",
-           in, r->interp_s, interp_units, N_UNITS);
+           gbs(bytes, r->interp_s), r->interp_s, interp_units, N_UNITS);
     if (have_torch) {
         for (int k = 0; k < 2; k++) {
             printf("  PyTorch %s  %8.3f GB/s  (%.3f s, eager, float%s)\n",
-                   k ? "f64" : "f32", bytes / r->torch_s[k] / 1e9,
-                   r->torch_s[k], k ? "64" : "32");
+                   k ? "f64" : "f32", gbs(bytes, r->torch_s[k]), r->torch_s[k],
+                   k ? "64" : "32");
         }
     }
-    printf("  JIT / bandwidth   %6.1f %%   (target >= 70 %%)\n",
-           100.0 * jit / bw);
+    printf("  JIT / bandwidth   %6.1f %% best/best, %.1f %% median of "
+           "rounds   (target >= 70 %%)\n",
+           100.0 * gbs(bytes, jbest) / bwbest,
+           100.0 * median_ratio(&r->jit, &tm->bw, bytes, bw_bytes));
     printf("  JIT / interpreter %6.1f x   (target >= 20 x)\n",
-           r->interp_s / r->jit_s);
+           r->interp_s / jbest);
     if (have_torch) {
         printf("  JIT / PyTorch     %6.1f x (float32), %.1f x (float64)   "
                "(target >= 5 x)\n",
-               r->torch_s[0] / r->jit_s, r->torch_s[1] / r->jit_s);
+               r->torch_s[0] / jbest, r->torch_s[1] / jbest);
+    }
+}
+
+/* DSA's log|w| variants, same rounds. */
+static void report_variants(const struct fn_result *r, const struct data *dt,
+                            const struct timed *tm)
+{
+    double bytes = pass_bytes(dt, N_UNITS) * r->passes;
+    double bw_bytes = (double)dt->n_w * 2.0;
+    printf("  log|w| variants (alc_jit_logw), GB/s best / median, median "
+           "share of bandwidth:\n");
+    for (int v = 0; v < V_COUNT; v++) {
+        const struct series *s = &r->var[v];
+        printf("    %-11s %6.2f / %6.2f  %5.1f %%\n", variant_name[v],
+               gbs(bytes, series_best(s)), gbs(bytes, series_median(s)),
+               100.0 * median_ratio(s, &tm->bw, bytes, bw_bytes));
     }
 }
 
@@ -422,7 +590,7 @@ int main(int argc, char **argv)
         {"no-torch", no_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
-    int repeat = 3, interp_units = 4, threads = alc_default_threads();
+    int repeat = 7, interp_units = 4, threads = alc_default_threads();
     int want_torch = 1, c;
     while ((c = getopt_long(argc, argv, "r:i:t:n", opts, NULL)) != -1) {
         switch (c) {
@@ -448,35 +616,54 @@ int main(int argc, char **argv)
     if (interp_units < 1 || interp_units > N_UNITS) {
         interp_units = 4;
     }
+    repeat = repeat > MAX_ROUNDS ? MAX_ROUNDS : repeat;
     struct data dt;
     if (data_make(&dt) != 0) {
         fprintf(stderr, "bench_alloc: out of memory\n");
         return 1;
     }
     printf("bench_alloc: %d units, %zu BF16 weights (%.0f MB) + F32 act, "
-           "%d threads, best of %d interleaved rounds\n",
+           "%d threads, %d interleaved rounds\n",
            N_UNITS, dt.n_w, dt.n_w * 2 / 1e6, threads, repeat);
+    printf("BF16 log|w|: %s\n",
+           alc_jit_logw_in_registers()
+               ? "in registers (AVX-512 VBMI), gathers for blocks with "
+                 "subnormal/inf/NaN weights"
+               : "gathers (no AVX-512 VBMI on this host)");
     struct alc_ir ir[2];
     struct fn_result res[2];
+    struct timed tm;
     memset(res, 0, sizeof res);
+    memset(&tm, 0, sizeof tm);
     load_fn("owl.alloc", &ir[0]);
     load_fn("dsa.alloc", &ir[1]);
-    double bw = run_jit(&dt, ir, threads, repeat, res);
-    printf("read bandwidth (plain summing loop): %.2f GB/s\n", bw);
+    run_rounds(&dt, ir, threads, repeat, res, &tm);
+    double bw_bytes = (double)dt.n_w * 2.0;
+    printf("read bandwidth (plain summing loop): %.2f GB/s best, %.2f "
+           "median\n",
+           gbs(bw_bytes, series_best(&tm.bw)),
+           gbs(bw_bytes, series_median(&tm.bw)));
+    printf("load: /proc/loadavg %.2f %.2f %.2f before, %.2f %.2f %.2f after; "
+           "this process had %.0f %% of %d CPUs while timed\n",
+           tm.load0[0], tm.load0[1], tm.load0[2], tm.load1[0], tm.load1[1],
+           tm.load1[2], 100.0 * tm.cpu_share, threads);
     for (int f = 0; f < 2; f++) {
         res[f].interp_s = time_interp(&ir[f], &dt, interp_units);
         alc_ir_free(&ir[f]);
     }
     struct fn_result *owl = &res[0], *dsa = &res[1];
+    /* PyTorch: best of 3 at most (eager float64 takes seconds a run) */
     int have_torch =
-        want_torch && run_torch(&dt, threads, repeat, owl, dsa) == 0;
+        want_torch &&
+        run_torch(&dt, threads, repeat < 3 ? repeat : 3, owl, dsa) == 0;
     if (!have_torch) {
         printf("PyTorch: skipped (%s)\n",
                want_torch ? "/usr/bin/python3 cannot import torch"
                           : "--no-torch");
     }
-    report("OWL  stdlib/owl.alloc", owl, &dt, interp_units, bw, have_torch);
-    report("DSA  stdlib/dsa.alloc", dsa, &dt, interp_units, bw, have_torch);
+    report("OWL  stdlib/owl.alloc", owl, &dt, interp_units, &tm, have_torch);
+    report("DSA  stdlib/dsa.alloc", dsa, &dt, interp_units, &tm, have_torch);
+    report_variants(dsa, &dt, &tm);
     free(dt.w);
     free(dt.act);
     return 0;

@@ -7,7 +7,7 @@ target_link_libraries(alc_plan PUBLIC alc_front alc_common m)
 alc_target_defaults(alc_plan)
 set_property(GLOBAL APPEND PROPERTY ALC_LIBS alc_plan)
 
-add_library(alc_jit STATIC jit_llvm.c jit_codegen.c jit_vmath.c
+add_library(alc_jit STATIC jit_llvm.c jit_codegen.c jit_vmath.c jit_logw.c
             llvm_compat.c)
 target_include_directories(alc_jit PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_include_directories(alc_jit SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})

@@ -10,7 +10,8 @@
  *   void <prefix>p<pass>_<dtype>(const void *w, const double *act,
  *                                int64_t nrows, int64_t cols,
  *                                int64_t mat_rows, const double *env,
- *                                double *raw, double **store);
+ *                                double *raw, double **store,
+ *                                const double *logw, const double *lact);
  *
  * that sweeps nrows rows of cols elements of one matrix (w points at the
  * first), computes the pass's element-level nodes as <8 x double> vectors
@@ -20,6 +21,12 @@
  * layout) and the values of quantile operands to store[i]. Element-wise
  * ops without a vector lowering (sin, pow, ...) call back into ops.c's map
  * functions, eight lanes per call (alc_jit_vmap in jit_llvm.c).
+ *
+ * Logs of the Wanda metric and of 16-bit weights are read from tables
+ * instead (jit_logw.c, enum alc_jit_logw): logw is the dtype's table of
+ * log|w| (alc_jit_logw_table; NULL for F32) and lact the matrix's
+ * per-column logs of act, (2 cols) doubles: log|act_j| then log(act_j)
+ * (NULL when the program has no such log).
  */
 #ifndef ALC_JIT_H
 #define ALC_JIT_H
@@ -43,7 +50,31 @@ struct alc_jit_opts {
     int64_t chunk;   /* elements per chunk, 0 = ALC_JIT_CHUNK (tests use
                         small chunks to exercise the combination); part of
                         the compiled state, never derived from threads */
+    int logw;        /* enum alc_jit_logw (ignored in libm mode) */
 };
+
+/*
+ * How log(wanda), log|w| and their relatives (log through abs and where,
+ * geomean, entropy; jit_codegen.c's "Logs by table") are computed. With
+ * tables, a 16-bit weight's log|w| is looked up (jit_logw.c) and act's log
+ * is computed once per column; F32 weights keep the vector log for log|w|.
+ * AUTO and GATHER give the same bits; OFF differs within the log's ulps.
+ */
+enum alc_jit_logw {
+    ALC_JIT_LOGW_AUTO,   /* tables; BF16 read in registers, 64 weights at
+                            a time, where the host has AVX-512 VBMI */
+    ALC_JIT_LOGW_GATHER, /* tables, read by gathers only */
+    ALC_JIT_LOGW_OFF,    /* the vector log on every element */
+    ALC_JIT_LOGW_COUNT
+};
+
+/* The table of log|w| for 16-bit dtype dt, indexed by the 15 magnitude
+ * bits (32768 doubles, built once); NULL for F32. jit_logw.c says how
+ * each entry is computed and how close it is to the exact log. */
+const double *alc_jit_logw_table(enum alc_dtype dt);
+/* 1 when ALC_JIT_LOGW_AUTO reads BF16's log|w| in registers on this host
+ * (AVX-512 VBMI), 0 when it gathers. */
+int alc_jit_logw_in_registers(void);
 
 /*
  * Memory: besides the units (read in place, never copied) an evaluation

@@ -8,17 +8,26 @@
  *   entry:    broadcast the layer/model values the elements read (env[]);
  *             var shifts K = the chunk's first vector of values
  *   for r < nrows:                       (rows of the chunk)
+ *     [BF16 with logs by table, AVX-512 VBMI host:
+ *      for c + 64 <= cols: a block of 64 / (VL U) steps, log|w| of its 64
+ *                           weights read in registers (emit_block_loop)]
  *     for c + VL*U <= cols: U vectors at c, c+VL, ... into U accumulator
  *                            copies (independent dependency chains)
  *     for c < cols:         one masked vector into copy 0 (masked loads;
  *                           masked-off lanes leave accumulators unchanged)
- *   exit:     store every accumulator lane to raw[]
+ *   exit:     store every accumulator lane to raw[] (var counts: plus the
+ *             unmasked steps, nrows (cols / (VL U)) per lane)
  *
  * Element semantics are the op table's map functions (ops.c) in IEEE
  * double, operation for operation: comparisons give 1.0/0.0, NaN rules as
  * written there, no reassociation, no contraction. Element-wise ops other
  * than the log/exp family call ops.c's map functions through alc_jit_vmap
- * (identical to the interpreter by construction).
+ * (identical to the interpreter by construction). Logs of the Wanda
+ * metric, of 16-bit weights and of act go through tables instead of the
+ * vector log (section "Logs by table"; jit_logw.c): a rewrite made here,
+ * per pass function, because it depends on the weight dtype, while the
+ * plan is one for every dtype (and for the CUDA backend); the host learns
+ * which per-column logs to compute from alc_cg_reads_lact.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -159,7 +168,19 @@ static void add_fn_attr(struct alc_cg *g, LLVMValueRef fn, unsigned idx,
 
 /* ---- Pass functions ---- */
 
-enum { A_W, A_ACT, A_NROWS, A_COLS, A_MATROWS, A_ENV, A_RAW, A_STORE, A_N };
+enum {
+    A_W,
+    A_ACT,
+    A_NROWS,
+    A_COLS,
+    A_MATROWS,
+    A_ENV,
+    A_RAW,
+    A_STORE,
+    A_LOGW,
+    A_LACT,
+    A_N
+};
 
 /* State of the pass function being generated. */
 struct pf {
@@ -190,6 +211,16 @@ struct pf {
                                  two vectors at a time (wide_load_w) */
     LLVMValueRef pre_wabs[4]; /* their absolute values, likewise */
     LLVMValueRef p_wabs;      /* |weights| at the position, or NULL */
+    /* logs by table (section "Logs by table") */
+    int lf_on;                  /* the rewrite is enabled for this function */
+    int tab;                    /* the dtype has a table of log|w| (16-bit) */
+    int planes;                 /* BF16 blocks of 64 read T in registers */
+    int avx512;                 /* the host has AVX-512F */
+    LLVMValueRef *lfk;          /* (2 n_nodes) log (2 i) and log|.| (2 i + 1) of
+                                   per-unit values used by the forms, or NULL */
+    LLVMValueRef p_bits;        /* <VL x i16> weight bits at the position */
+    LLVMValueRef p_t;           /* log|w| at the position, or NULL */
+    LLVMValueRef in_bits, in_t; /* given to the next position (blocks) */
 };
 
 static LLVMValueRef *acc_slot(struct pf *f, int a, int u, int s)
@@ -480,12 +511,387 @@ static LLVMValueRef emit_on_truth(struct pf *f, const struct alc_ir_node *n,
     }
 }
 
+/* ---- Logs by table (16-bit weights; jit_logw.c) ---- */
+
+/*
+ * A "log form" computes log(x) -- or log|x| -- without a vector log, from
+ *   T = log|w| (the dtype's table; 16-bit weights only),
+ *   La = log|act_j|, Ls = log(act_j) (per column, computed by jit_llvm.c
+ *        with ops.c's log, the interpreter's function), and
+ *   logs of per-unit values (constants: ops.c's log at compile time;
+ *        params and layer values: the vector log, once per call),
+ * by these rules (x element-level; | | marks the log|x| variant):
+ *   log|wanda| = T + La          log(wanda) = T + Ls, except -inf where
+ *                                w = +-0 and act in (-inf, 0)
+ *   log|w|     = T               log(w)     = T, except NaN where the
+ *                                sign bit is set and w != -0
+ *   log|act|   = La              log(act)   = Ls
+ *   log(abs(y)) = log|y|, log|abs(y)| = log|-y| = log|y|
+ *   log(where(c, p, q)) = where(c, log p, log q), each branch a form or a
+ *                        per-unit value; likewise for log|where|
+ * and where(c, ...) with c = (z == 0) or (z != 0), z a branch up to
+ * abs/neg, tests the branch's log for -inf instead of evaluating z
+ * (log y = -inf exactly when y = +-0, so the results are equal).
+ *
+ * Why these are log(x): wanda = |w| act is exact in double for 16-bit w,
+ * so log|w act| = log|w| + log|act| exactly before rounding, and the IEEE
+ * cases agree: w = 0 gives -inf + (-inf or finite) = -inf, and 0 * inf =
+ * NaN = -inf + inf; act = 0 likewise with w finite, and inf * 0 = NaN =
+ * inf + (-inf); NaN propagates; log(w act) with act < 0 is NaN (w != 0,
+ * Ls = NaN) or log(-0) = -inf (w = 0: patched), act = -inf gives NaN both
+ * ways. log(where(c, p, q)) = where(c, log p, log q) holds for every c
+ * (NaN c gives NaN on both sides).
+ *
+ * Accuracy: T and La/Ls are each within 1 ulp of the exact log (T of F16
+ * and the act logs are libm's, T of BF16 within 0.9 ulp), and the sum
+ * rounds once, so the error is below 1 ulp of |log|w|| + 1/2 ulp of
+ * |log act| + 1/2 ulp of the result (tests/test_jit.c checks this bound
+ * on every special value). Relative to the result that is about 2 ulps
+ * when the two logs have the same sign or one dominates; when they nearly
+ * cancel (|w| act close to 1) the relative error grows like
+ * max(|log|w||, |log act|) / |result|, the absolute error staying below
+ * ~2^-52 max(...) (2e-15 for logs below 10) -- the interpreter takes the
+ * log of the exact product and has no such cancellation. The rewrite
+ * applies in vector mode only (libm mode keeps the interpreter's log on
+ * every element) and not at all with ALC_JIT_LOGW_OFF.
+ */
+
+#define LF_T 4 /* the form reads T; ALC_CG_LACT_ABS: La, _SIGNED: Ls */
+#define LF_DEPTH 16
+
+/* What the form of log(x) (absf: log|x|) reads, or -1 when x has none;
+ * tab: the dtype has a table. Per-unit x (only below a where) read
+ * nothing here. */
+static int lf_scan(const struct alc_ir *ir, int tab, int x, int absf, int depth)
+{
+    const struct alc_ir_node *n = &ir->nodes[x];
+    if (n->level != ALC_LV_ELEM) {
+        return 0;
+    }
+    if (depth > LF_DEPTH) {
+        return -1;
+    }
+    switch (n->op) {
+    case ALC_OP_INPUT:
+        if (n->u.input == ALC_IN_ACT) {
+            return absf ? ALC_CG_LACT_ABS : ALC_CG_LACT_SIGNED;
+        }
+        if (n->u.input == ALC_IN_WANDA && tab) {
+            return LF_T | (absf ? ALC_CG_LACT_ABS : ALC_CG_LACT_SIGNED);
+        }
+        return tab && n->u.input == ALC_IN_WEIGHT ? LF_T : -1;
+    case ALC_OP_ABS:
+        return lf_scan(ir, tab, n->arg[0], 1, depth + 1);
+    case ALC_OP_NEG:
+        return absf ? lf_scan(ir, tab, n->arg[0], 1, depth + 1) : -1;
+    case ALC_OP_WHERE: {
+        int a = lf_scan(ir, tab, n->arg[1], absf, depth + 1);
+        int b = lf_scan(ir, tab, n->arg[2], absf, depth + 1);
+        return a < 0 || b < 0 ? -1 : a | b;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* The node whose log the plan's node i needs (LOG: its operand; an
+ * accumulator applying log: its node), or -1. */
+static int lf_root_of_node(const struct alc_ir *ir, int i)
+{
+    return ir->nodes[i].op == ALC_OP_LOG ? ir->nodes[i].arg[0] : -1;
+}
+
+static int lf_root_of_acc(const struct alc_plan_acc *a)
+{
+    return a->fn == ALC_AF_LOG || a->fn == ALC_AF_XLOGX ? a->node : -1;
+}
+
+static int lf_enabled(const struct alc_jit_opts *o)
+{
+    return !o->libm && o->logw != ALC_JIT_LOGW_OFF;
+}
+
+/* OR of what every form of pass ps reads (0 when it has none). */
+static int lf_pass_reads(const struct alc_ir *ir, int tab,
+                         const struct alc_plan_pass *ps)
+{
+    int r = 0;
+    for (int i = 0; i < ps->n_elems; i++) {
+        int x = lf_root_of_node(ir, ps->elems[i]);
+        int k = x >= 0 ? lf_scan(ir, tab, x, 0, 0) : -1;
+        r |= k > 0 ? k : 0;
+    }
+    for (int a = 0; a < ps->n_accs; a++) {
+        int x = lf_root_of_acc(&ps->accs[a]);
+        int k = x >= 0 ? lf_scan(ir, tab, x, 0, 0) : -1;
+        r |= k > 0 ? k : 0;
+    }
+    return r;
+}
+
+int alc_cg_reads_lact(const struct alc_ir *ir, const struct alc_plan *plan,
+                      const struct alc_jit_opts *opts)
+{
+    int r = 0;
+    for (int k = 0; k < plan->n_passes && lf_enabled(opts); k++) {
+        r |= lf_pass_reads(ir, 1, &plan->passes[k]);
+    }
+    return r & (ALC_CG_LACT_ABS | ALC_CG_LACT_SIGNED);
+}
+
+static LLVMValueRef load_bits(struct pf *f)
+{
+    struct alc_cg *g = f->g;
+    if (f->p_bits == NULL) {
+        f->p_bits = vload(f, g->t_i16, g->v_i16, f->arg[A_W], f->p_off, 2);
+    }
+    return f->p_bits;
+}
+
+/* T = log|w| at the position (a gather unless a block gave it). */
+static LLVMValueRef lf_t(struct pf *f)
+{
+    if (f->p_t == NULL) {
+        f->p_t = alc_cg_logw_gather(f->g, f->arg[A_LOGW], load_bits(f));
+    }
+    return f->p_t;
+}
+
+/* La (absf) or Ls at the position's columns. */
+static LLVMValueRef lf_act(struct pf *f, int absf)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef idx =
+        absf ? f->p_c : LLVMBuildAdd(g->b, f->p_c, f->arg[A_COLS], "");
+    return vload(f, g->t_f64, g->v_f64, f->arg[A_LACT], idx, 8);
+}
+
+static LLVMValueRef lf_input(struct pf *f, int in, int absf)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef t = NULL, s = NULL, c = NULL, a = NULL;
+    switch (in) {
+    case ALC_IN_ACT:
+        return lf_act(f, absf);
+    case ALC_IN_WEIGHT: /* sign bit set and not -0: NaN */
+        t = lf_t(f);
+        if (absf) {
+            return t;
+        }
+        c = LLVMBuildICmp(b, LLVMIntUGT, load_bits(f),
+                          alc_cg_splat(g, LLVMConstInt(g->t_i16, 0x8000, 0)),
+                          "");
+        return alc_cg_select(g, c, alc_cg_vf(g, NAN), t);
+    default: /* wanda */
+        t = lf_t(f);
+        s = LLVMBuildFAdd(b, t, lf_act(f, absf), "");
+        if (absf) {
+            return s;
+        }
+        a = load_act(f);
+        c = LLVMBuildAnd(
+            b, alc_cg_fcmp(g, LLVMRealOEQ, t, alc_cg_vf(g, -INFINITY)),
+            LLVMBuildAnd(
+                b, alc_cg_fcmp(g, LLVMRealOLT, a, alc_cg_vf(g, 0.0)),
+                alc_cg_fcmp(g, LLVMRealOGT, a, alc_cg_vf(g, -INFINITY)), ""),
+            "");
+        return alc_cg_select(g, c, alc_cg_vf(g, -INFINITY), s);
+    }
+}
+
+/* x without abs/neg around it. */
+static int strip_sign(const struct alc_ir *ir, int x)
+{
+    while (ir->nodes[x].level == ALC_LV_ELEM &&
+           (ir->nodes[x].op == ALC_OP_ABS || ir->nodes[x].op == ALC_OP_NEG)) {
+        x = ir->nodes[x].arg[0];
+    }
+    return x;
+}
+
+/* c is z == 0 or z != 0 (either order, 0 or -0) with z the branch br up
+ * to abs/neg: the truth of c from the branch's log lv; else NULL. */
+static LLVMValueRef lf_zero_test(struct pf *f, int c, int br, LLVMValueRef lv)
+{
+    const struct alc_ir *ir = f->ir;
+    const struct alc_ir_node *n = &ir->nodes[c];
+    if (n->level != ALC_LV_ELEM || ir->nodes[br].level != ALC_LV_ELEM ||
+        (n->op != ALC_OP_EQ && n->op != ALC_OP_NE)) {
+        return NULL;
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct alc_ir_node *z = &ir->nodes[n->arg[1 - k]];
+        if (z->op != ALC_OP_CONST || z->u.k != 0.0 ||
+            strip_sign(ir, n->arg[k]) != strip_sign(ir, br)) {
+            continue;
+        }
+        LLVMValueRef t =
+            alc_cg_fcmp(f->g, LLVMRealOEQ, lv, alc_cg_vf(f->g, -INFINITY));
+        return n->op == ALC_OP_EQ ? t : LLVMBuildNot(f->g->b, t, "");
+    }
+    return NULL;
+}
+
+static LLVMValueRef lf_emit(struct pf *f, int x, int absf);
+
+/* Is node k a constant whose log (absf: log|.|) is +0 (k = 1, or +-1)? */
+static int log_is_pos_zero(const struct alc_ir *ir, int k, int absf)
+{
+    const struct alc_ir_node *n = &ir->nodes[k];
+    double v = absf ? fabs(n->u.k) : n->u.k;
+    return n->op == ALC_OP_CONST && v == 1.0;
+}
+
+/*
+ * x with -inf replaced by +0 and every other value kept: DSA's ABSLOG,
+ * log|where(y == 0, 1, y)|, is this of log|y|. On AVX-512 one
+ * vfixupimmpd (classes of x: -inf -> token 8, +0; all others -> token 0,
+ * x itself) instead of a compare into a mask and a masked move -- same
+ * bits, ~20% of the DSA kernel's time (measured).
+ */
+static LLVMValueRef minf_to_zero(struct pf *f, LLVMValueRef x)
+{
+    struct alc_cg *g = f->g;
+    if (!f->avx512) {
+        LLVMValueRef t =
+            alc_cg_fcmp(g, LLVMRealOEQ, x, alc_cg_vf(g, -INFINITY));
+        return alc_cg_select(g, t, alc_cg_vf(g, 0.0), x);
+    }
+    LLVMValueRef args[6] = {
+        x,
+        x,
+        alc_cg_vi(g, 0x8ull << (4 * 4)), /* class 4 = -inf */
+        LLVMConstInt(g->t_i32, 0, 0),
+        LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0xff, 0),
+        LLVMConstInt(g->t_i32, 4, 0), /* current rounding */
+    };
+    return alc_cg_intrinsic(g, "llvm.x86.avx512.mask.fixupimm.pd.512", NULL, 0,
+                            args, 6);
+}
+
+static LLVMValueRef lf_where(struct pf *f, const struct alc_ir_node *n,
+                             int absf)
+{
+    LLVMValueRef a = lf_emit(f, n->arg[1], absf);
+    LLVMValueRef b = lf_emit(f, n->arg[2], absf);
+    LLVMValueRef t = lf_zero_test(f, n->arg[0], n->arg[1], a);
+    if (t == NULL) {
+        t = lf_zero_test(f, n->arg[0], n->arg[2], b);
+        if (t != NULL && f->ir->nodes[n->arg[0]].op == ALC_OP_EQ &&
+            log_is_pos_zero(f->ir, n->arg[1], absf)) {
+            return minf_to_zero(f, b); /* where(y == 0, 1, y) */
+        }
+    }
+    if (t == NULL) {
+        t = truth_of(f, n->arg[0]);
+    }
+    if (t != NULL) {
+        return alc_cg_select(f->g, t, a, b);
+    }
+    return emit_ternary(f, ALC_OP_WHERE, operand(f, n->arg[0]), a, b);
+}
+
+/* The form of log(x) (absf: log|x|) at the position; lf_scan(x) >= 0. */
+static LLVMValueRef lf_emit(struct pf *f, int x, int absf)
+{
+    const struct alc_ir_node *n = &f->ir->nodes[x];
+    if (n->level != ALC_LV_ELEM) {
+        return f->lfk[2 * (size_t)x + (size_t)absf];
+    }
+    switch (n->op) {
+    case ALC_OP_INPUT:
+        return lf_input(f, n->u.input, absf);
+    case ALC_OP_ABS:
+    case ALC_OP_NEG:
+        return lf_emit(f, n->arg[0], 1);
+    default:
+        return lf_where(f, n, absf);
+    }
+}
+
+/* log(x) by its form, or NULL when x has none; the test perturbation as
+ * transc applies it. */
+static LLVMValueRef lf_log(struct pf *f, int x)
+{
+    if (!f->lf_on || lf_scan(f->ir, f->tab, x, 0, 0) < 0) {
+        return NULL;
+    }
+    LLVMValueRef r = lf_emit(f, x, 0);
+    if (f->g->opts->perturb != 0.0) {
+        r = LLVMBuildFMul(f->g->b, r,
+                          alc_cg_vf(f->g, 1.0 + f->g->opts->perturb), "");
+    }
+    return r;
+}
+
+/* Entry block: the logs of the per-unit values the forms below x use. */
+static void lf_prepare(struct pf *f, int x, int absf, int depth)
+{
+    struct alc_cg *g = f->g;
+    const struct alc_ir_node *n = &f->ir->nodes[x];
+    LLVMValueRef *slot = &f->lfk[2 * (size_t)x + (size_t)absf];
+    if (n->level == ALC_LV_ELEM) {
+        for (int a = n->op == ALC_OP_WHERE; a < n->nargs && depth < LF_DEPTH;
+             a++) {
+            lf_prepare(f, n->arg[a], absf || n->op != ALC_OP_WHERE, depth + 1);
+        }
+        return;
+    }
+    if (*slot != NULL) {
+        return;
+    }
+    if (n->op == ALC_OP_CONST) {
+        double k = absf ? fabs(n->u.k) : n->u.k;
+        *slot = alc_cg_vf(g, alc_op_table[ALC_OP_LOG].map1(k));
+        return;
+    }
+    LLVMValueRef v = f->use[x];
+    if (absf) {
+        v = alc_cg_intrinsic(g, "llvm.fabs", &g->v_f64, 1, &v, 1);
+    }
+    *slot = alc_vm_log(g, v);
+}
+
+/* Sets f->lf_on, tab, planes and the per-unit logs; in the entry block,
+ * after the uses are broadcast. */
+static void lf_setup(struct pf *f)
+{
+    const struct alc_jit_opts *o = f->g->opts;
+    f->lf_on = lf_enabled(o);
+    f->tab = f->dt != ALC_DT_F32;
+    f->avx512 = alc_llvm_host_has("avx512f");
+    int reads = f->lf_on ? lf_pass_reads(f->ir, f->tab, f->ps) : 0;
+    f->planes = (reads & LF_T) && f->dt == ALC_DT_BF16 &&
+                o->logw == ALC_JIT_LOGW_AUTO && alc_jit_logw_in_registers();
+    for (int i = 0; i < f->ps->n_elems && f->lf_on; i++) {
+        int x = lf_root_of_node(f->ir, f->ps->elems[i]);
+        if (x >= 0 && lf_scan(f->ir, f->tab, x, 0, 0) >= 0) {
+            lf_prepare(f, x, 0, 0);
+        }
+    }
+    for (int a = 0; a < f->ps->n_accs && f->lf_on; a++) {
+        int x = lf_root_of_acc(&f->ps->accs[a]);
+        if (x >= 0 && lf_scan(f->ir, f->tab, x, 0, 0) >= 0) {
+            lf_prepare(f, x, 0, 0);
+        }
+    }
+}
+
+/* ---- Nodes ---- */
+
 static LLVMValueRef emit_node(struct pf *f, int i)
 {
     const struct alc_ir_node *n = &f->ir->nodes[i];
     LLVMValueRef a[3] = {NULL, NULL, NULL};
     if (n->op == ALC_OP_INPUT) {
         return emit_input(f, n->u.input);
+    }
+    if (n->op == ALC_OP_LOG) {
+        LLVMValueRef r = lf_log(f, n->arg[0]);
+        if (r != NULL) {
+            return r;
+        }
     }
     for (int k = 0; k < n->nargs; k++) {
         a[k] = operand(f, n->arg[k]);
@@ -506,12 +912,19 @@ static LLVMValueRef emit_node(struct pf *f, int i)
 
 /* ---- Accumulators ---- */
 
-/* f's function of x; t is x's truth mask or NULL. */
-static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x,
-                           LLVMValueRef t)
+/* log of node's value: by its form (logs by table) or the vector log. */
+static LLVMValueRef acc_log(struct pf *f, int node)
+{
+    LLVMValueRef r = lf_log(f, node);
+    return r != NULL ? r : transc(f, ALC_OP_LOG, f->val[node]);
+}
+
+/* fn's function of the value x of node (t: its truth mask or NULL). */
+static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, int node)
 {
     struct alc_cg *g = f->g;
     LLVMValueRef zero = alc_cg_vf(g, 0.0), one = alc_cg_vf(g, 1.0);
+    LLVMValueRef x = f->val[node], t = f->truth[node];
     LLVMValueRef a[1] = {x};
     switch (fn) {
     case ALC_AF_ABS:
@@ -519,7 +932,7 @@ static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x,
     case ALC_AF_SQ:
         return LLVMBuildFMul(g->b, x, x, "");
     case ALC_AF_LOG:
-        return transc(f, ALC_OP_LOG, x);
+        return acc_log(f, node);
     case ALC_AF_NZ: /* a 0/1 value counts as itself */
         return alc_cg_select(g, t ? t : alc_cg_fcmp(g, LLVMRealONE, x, zero),
                              one, zero);
@@ -529,9 +942,9 @@ static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x,
         return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), one,
                              zero);
     case ALC_AF_XLOGX:
-        return alc_cg_select(
-            g, alc_cg_fcmp(g, LLVMRealOGT, x, zero),
-            LLVMBuildFMul(g->b, x, transc(f, ALC_OP_LOG, x), ""), zero);
+        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGT, x, zero),
+                             LLVMBuildFMul(g->b, x, acc_log(f, node), ""),
+                             zero);
     default:
         return x;
     }
@@ -582,20 +995,24 @@ static void acc_minmax(struct pf *f, int is_min, LLVMValueRef x,
     st(f, keep(f, ni, i), s[1]);
 }
 
+/* VAR: s1 += x - K, s2 += (x - K)^2 in one fused multiply-add. The count
+ * n is kept by the masked steps only; every unmasked step adds 1 to each
+ * lane of each copy, which emit_exit adds as a whole (integers below
+ * 2^53: the same n). */
 static void acc_var(struct pf *f, int a, int u, LLVMValueRef x)
 {
     struct alc_cg *g = f->g;
     LLVMBuilderRef b = g->b;
     LLVMValueRef d = LLVMBuildFSub(b, x, f->K[a], "");
-    LLVMValueRef one = alc_cg_vf(g, 1.0);
-    if (f->p_mask != NULL) {
-        d = alc_cg_select(g, f->p_mask, d, alc_cg_vf(g, 0.0));
-        one = alc_cg_select(g, f->p_mask, one, alc_cg_vf(g, 0.0));
-    }
     LLVMValueRef *s = acc_slot(f, a, u, 0);
-    st(f, LLVMBuildFAdd(b, ld(f, s[0]), one, ""), s[0]);
+    if (f->p_mask != NULL) {
+        LLVMValueRef one =
+            alc_cg_select(g, f->p_mask, alc_cg_vf(g, 1.0), alc_cg_vf(g, 0.0));
+        d = alc_cg_select(g, f->p_mask, d, alc_cg_vf(g, 0.0));
+        st(f, LLVMBuildFAdd(b, ld(f, s[0]), one, ""), s[0]);
+    }
     st(f, LLVMBuildFAdd(b, ld(f, s[2]), d, ""), s[2]);
-    st(f, LLVMBuildFAdd(b, ld(f, s[3]), LLVMBuildFMul(b, d, d, ""), ""), s[3]);
+    st(f, alc_cg_fma(g, d, d, ld(f, s[3])), s[3]);
 }
 
 static void acc_store(struct pf *f, int a, LLVMValueRef x)
@@ -649,7 +1066,7 @@ static void acc_sum(struct pf *f, const struct alc_plan_acc *acc,
         st(f, alc_cg_select(g, c, nv, old), s[0]);
         return;
     }
-    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
+    LLVMValueRef x = acc_fn(f, acc->fn, acc->node);
     st(f, keep(f, LLVMBuildFAdd(g->b, old, x, ""), old), s[0]);
 }
 
@@ -661,7 +1078,7 @@ static void acc_update(struct pf *f, int a, int u)
         acc_sum(f, acc, s);
         return;
     }
-    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
+    LLVMValueRef x = acc_fn(f, acc->fn, acc->node);
     switch (acc->kind) {
     case ALC_ACC_MIN:
     case ALC_ACC_MAX:
@@ -688,6 +1105,8 @@ static void emit_position(struct pf *f, LLVMValueRef off, LLVMValueRef c,
     f->p_w = w;
     f->p_wabs = wabs;
     f->p_act = NULL;
+    f->p_bits = f->in_bits;
+    f->p_t = f->in_t;
     for (int i = 0; i < f->ps->n_elems; i++) {
         int node = f->ps->elems[i];
         f->t_out = NULL;
@@ -761,6 +1180,7 @@ static void emit_entry(struct pf *f)
         alc_cg_splat(g, LLVMBuildSIToFP(g->b, f->arg[A_MATROWS], g->t_f64, ""));
     f->v_cols =
         alc_cg_splat(g, LLVMBuildSIToFP(g->b, f->arg[A_COLS], g->t_f64, ""));
+    lf_setup(f);
     init_accs(f);
     int k = 0;
     for (int a = 0; a < f->ps->n_accs; a++) {
@@ -787,17 +1207,31 @@ static void emit_entry(struct pf *f)
     }
 }
 
+/* Unmasked steps per copy: nrows (cols / (VL U)), as a splat double. */
+static LLVMValueRef full_steps(struct pf *f)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef per_row = LLVMBuildSDiv(g->b, f->arg[A_COLS],
+                                         i64c(f, (int64_t)ALC_VL * f->U), "");
+    LLVMValueRef n = LLVMBuildMul(g->b, f->arg[A_NROWS], per_row, "");
+    return alc_cg_splat(g, LLVMBuildSIToFP(g->b, n, g->t_f64, ""));
+}
+
 static void emit_exit(struct pf *f)
 {
     struct alc_cg *g = f->g;
     int64_t pos = 0;
+    LLVMValueRef steps = full_steps(f);
     for (int a = 0; a < f->ps->n_accs; a++) {
         const struct alc_plan_acc *acc = &f->ps->accs[a];
         for (int s = 0; s < alc_cg_raw_slots[acc->kind]; s++) {
             for (int u = 0; u < f->U; u++) {
-                LLVMValueRef v = acc->kind == ALC_ACC_VAR && s == 1
-                                     ? f->K[a]
-                                     : ld(f, *acc_slot(f, a, u, s));
+                int var = acc->kind == ALC_ACC_VAR;
+                LLVMValueRef v =
+                    var && s == 1 ? f->K[a] : ld(f, *acc_slot(f, a, u, s));
+                if (var && s == 0) {
+                    v = LLVMBuildFAdd(g->b, v, steps, "");
+                }
                 LLVMValueRef idx = i64c(f, pos);
                 LLVMValueRef p =
                     LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_RAW], &idx, 1, "");
@@ -918,6 +1352,90 @@ static void emit_col_loop(struct pf *f, int vectors, int masked,
     LLVMBuildBr(g->b, head);
 }
 
+/*
+ * Blocks of 64 BF16 weights whose log|w| is read in registers
+ * (alc_cg_logw_planes; zeros patched to -inf in blocks that have any), or
+ * gathered when the block holds a subnormal, inf or NaN weight; the same
+ * values either way. A block is 64 / (VL U) main-loop steps: position j
+ * goes to accumulator copy j mod U, as in the main loop, so the
+ * accumulation is the same whichever loop runs.
+ *   while (c + 64 <= cols) {
+ *       T = special ? gathers : zeros ? planes, patched : planes;
+ *       8 positions; c += 64 }
+ */
+static void block_t(struct pf *f, LLVMValueRef *wv, LLVMValueRef *bits,
+                    LLVMValueRef *t)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMBasicBlockRef reg = bb(f, "blk.reg"), fix = bb(f, "blk.zeros");
+    LLVMBasicBlockRef slow = bb(f, "blk.gather"), join = bb(f, "blk.join");
+    LLVMValueRef tr[8], tz[8], ts[8], zl[8];
+    LLVMBuildCondBr(b, alc_cg_logw_special(g, wv[0], wv[1]), slow, reg);
+    LLVMPositionBuilderAtEnd(b, reg);
+    alc_cg_logw_planes(g, wv[0], wv[1], tr);
+    LLVMValueRef anyz = alc_cg_logw_zeros(g, wv[0], wv[1], zl);
+    LLVMBasicBlockRef reg_end = LLVMGetInsertBlock(b);
+    LLVMBuildCondBr(b, anyz, fix, join);
+    LLVMPositionBuilderAtEnd(b, fix);
+    for (int j = 0; j < 8; j++) {
+        tz[j] = alc_cg_select(g, zl[j], alc_cg_vf(g, -INFINITY), tr[j]);
+    }
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, slow);
+    for (int j = 0; j < 8; j++) {
+        ts[j] = alc_cg_logw_gather(g, f->arg[A_LOGW], bits[j]);
+    }
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, join);
+    for (int j = 0; j < 8; j++) { /* phis first in their block */
+        LLVMValueRef in[3] = {tr[j], tz[j], ts[j]};
+        LLVMBasicBlockRef from[3] = {reg_end, fix, slow};
+        t[j] = LLVMBuildPhi(b, g->v_f64, "");
+        LLVMAddIncoming(t[j], in, from, 3);
+    }
+}
+
+static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMBasicBlockRef head = bb(f, "blk.head"), body = bb(f, "blk");
+    LLVMBasicBlockRef next = bb(f, "blk.end");
+    LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
+    LLVMValueRef bits[8], wv[2], t[8];
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, head);
+    LLVMValueRef c = ldi(f, f->c_var);
+    LLVMValueRef end = LLVMBuildAdd(b, c, i64c(f, 64), "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLE, end, f->arg[A_COLS], ""),
+                    body, next);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMValueRef off = LLVMBuildAdd(b, rowoff, c, "");
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef idx = LLVMBuildAdd(b, off, i64c(f, 32 * h), "");
+        LLVMValueRef p = LLVMBuildGEP2(b, g->t_i16, f->arg[A_W], &idx, 1, "");
+        wv[h] = LLVMBuildLoad2(b, w32, p, "");
+        LLVMSetAlignment(wv[h], 2);
+    }
+    for (int j = 0; j < 8; j++) {
+        bits[j] = alc_cg_logw_words(g, wv[0], wv[1], j);
+    }
+    block_t(f, wv, bits, t);
+    memset(f->pre_w, 0, sizeof f->pre_w);
+    memset(f->pre_wabs, 0, sizeof f->pre_wabs);
+    for (int j = 0; j < 8; j++) {
+        LLVMValueRef cj = LLVMBuildAdd(b, c, i64c(f, 8 * j), "");
+        f->in_bits = bits[j];
+        f->in_t = t[j];
+        emit_step(f, LLVMBuildAdd(b, rowoff, cj, ""), cj, NULL, j % f->U);
+    }
+    f->in_bits = f->in_t = NULL;
+    LLVMBuildStore(b, end, f->c_var);
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, next);
+}
+
 static void emit_loops(struct pf *f)
 {
     struct alc_cg *g = f->g;
@@ -936,6 +1454,9 @@ static void emit_loops(struct pf *f)
     LLVMPositionBuilderAtEnd(g->b, row_body);
     LLVMValueRef rowoff = LLVMBuildMul(g->b, r, f->arg[A_COLS], "");
     LLVMBuildStore(g->b, i64c(f, 0), f->c_var);
+    if (f->planes) {
+        emit_block_loop(f, rowoff);
+    }
     emit_col_loop(f, f->U, 0, tail, rowoff);
     LLVMPositionBuilderAtEnd(g->b, tail);
     emit_col_loop(f, 1, 1, row_end, rowoff);
@@ -953,13 +1474,15 @@ static LLVMValueRef declare_pass_fn(struct alc_cg *g, const char *name)
     LLVMTypeRef params[A_N] = {
         [A_W] = g->t_ptr,    [A_ACT] = g->t_ptr,     [A_NROWS] = g->t_i64,
         [A_COLS] = g->t_i64, [A_MATROWS] = g->t_i64, [A_ENV] = g->t_ptr,
-        [A_RAW] = g->t_ptr,  [A_STORE] = g->t_ptr,
+        [A_RAW] = g->t_ptr,  [A_STORE] = g->t_ptr,   [A_LOGW] = g->t_ptr,
+        [A_LACT] = g->t_ptr,
     };
     LLVMTypeRef fty = LLVMFunctionType(g->t_void, params, A_N, 0);
     LLVMValueRef fn = LLVMAddFunction(g->mod, name, fty);
     alc_llvm_set_host_attrs(g->ctx, fn);
     add_fn_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
-    static const int ptr_args[] = {A_W, A_ACT, A_ENV, A_RAW, A_STORE};
+    static const int ptr_args[] = {A_W,     A_ACT,  A_ENV, A_RAW,
+                                   A_STORE, A_LOGW, A_LACT};
     for (size_t i = 0; i < sizeof ptr_args / sizeof ptr_args[0]; i++) {
         add_fn_attr(g, fn, (unsigned)ptr_args[i] + 1, "noalias");
     }
@@ -980,7 +1503,8 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
     f.acc = calloc(na * (size_t)f.U * 4, sizeof *f.acc);
     f.K = calloc(na, sizeof *f.K);
     f.sptr = calloc(na, sizeof *f.sptr);
-    if (!f.use || !f.val || !f.truth || !f.acc || !f.K || !f.sptr) {
+    f.lfk = calloc(2 * nn, sizeof *f.lfk);
+    if (!f.use || !f.val || !f.truth || !f.acc || !f.K || !f.sptr || !f.lfk) {
         goto done;
     }
     f.fn = declare_pass_fn(g, name);
@@ -1006,6 +1530,7 @@ done:
     free(f.acc);
     free(f.K);
     free(f.sptr);
+    free(f.lfk);
     return rc;
 }
 

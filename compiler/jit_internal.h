@@ -66,12 +66,43 @@ LLVMValueRef alc_vm_log(struct alc_cg *g, LLVMValueRef x);
 LLVMValueRef alc_vm_exp(struct alc_cg *g, LLVMValueRef x);
 LLVMValueRef alc_vm_log1p(struct alc_cg *g, LLVMValueRef x);
 
+/* ---- jit_logw.c: log|w| of 16-bit weights by table ---- */
+
+/* log|w| of <VL x i16> weight bits, gathered from table (a pointer to
+ * alc_jit_logw_table's doubles). */
+LLVMValueRef alc_cg_logw_gather(struct alc_cg *g, LLVMValueRef table,
+                                LLVMValueRef bits);
+/* log|w| of the 64 BF16 weights w0:w1 (<32 x i16> each) as the table
+ * holds it, read in registers (needs AVX-512 VBMI): out[j] = elements
+ * 8 j .. 8 j + 7. Only for normal weights (alc_cg_logw_special false). */
+void alc_cg_logw_planes(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
+                        LLVMValueRef *out);
+/* i1: some of the 64 BF16 weights w0:w1 is subnormal, inf or NaN. */
+LLVMValueRef alc_cg_logw_special(struct alc_cg *g, LLVMValueRef w0,
+                                 LLVMValueRef w1);
+/* i1: some of the 64 BF16 weights w0:w1 is +-0; lanes[j] (<VL x i1>):
+ * which of elements 8 j .. 8 j + 7 are. */
+LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
+                               LLVMValueRef w1, LLVMValueRef *lanes);
+/* Elements 8 j .. 8 j + 7 of the 64-element vectors w0:w1 (32 each),
+ * j < 8. */
+LLVMValueRef alc_cg_logw_words(struct alc_cg *g, LLVMValueRef w0,
+                               LLVMValueRef w1, int j);
+/* The BF16 table's value for a normal magnitude v (exponent 1..254). */
+double alc_jit_logw_bf16_formula(unsigned v);
+
 /* ---- jit_codegen.c ---- */
 
 /* Adds the pass functions <prefix>p<k>_<dtype> of plan to g->mod. */
 int alc_cg_plan(struct alc_cg *g, const struct alc_ir *ir,
                 const struct alc_plan *plan, const char *prefix,
                 struct alc_diag *d);
+/* Which of act's per-column logs (the lact argument of the pass
+ * functions) some pass of plan reads under opts: ALC_CG_LACT_* bits. */
+#define ALC_CG_LACT_ABS 1    /* log|act_j|, lact[j] */
+#define ALC_CG_LACT_SIGNED 2 /* log(act_j), lact[cols + j] */
+int alc_cg_reads_lact(const struct alc_ir *ir, const struct alc_plan *plan,
+                      const struct alc_jit_opts *opts);
 /* Adds <prefix><name> wrappers y = f(x) over arrays for each vector math
  * function (alc_jit_vfn). */
 int alc_cg_vmath_module(struct alc_cg *g, const char *prefix,

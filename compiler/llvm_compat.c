@@ -203,6 +203,22 @@ void alc_llvm_unit_free(struct alc_llvm_unit *u)
     memset(u, 0, sizeof *u);
 }
 
+int alc_llvm_host_has(const char *feature)
+{
+    size_t n = strlen(feature);
+    pthread_once(&g.once, init_once);
+    /* features: "+sse2,-avx512fp16,+avx512vbmi,..." */
+    for (const char *p = g.ok ? g.features : ""; *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (p[0] == '+' && len == n + 1 && memcmp(p + 1, feature, n) == 0) {
+            return 1;
+        }
+        p += len + (end != NULL);
+    }
+    return 0;
+}
+
 void alc_llvm_set_host_attrs(LLVMContextRef ctx, LLVMValueRef fn)
 {
     static const char k_cpu[] = "target-cpu";

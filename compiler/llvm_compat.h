@@ -37,6 +37,9 @@ int alc_llvm_unit_init(struct alc_llvm_unit *u, const char *name,
                        struct alc_diag *d);
 /* Disposes whatever the unit still owns (safe after a successful add). */
 void alc_llvm_unit_free(struct alc_llvm_unit *u);
+/* 1 when the host CPU has the LLVM feature named (e.g. "avx512vbmi"), as
+ * LLVMGetHostCPUFeatures reports it; 0 otherwise or before the JIT is up. */
+int alc_llvm_host_has(const char *feature);
 /* Attributes every function needs for the host: target-cpu, features. */
 void alc_llvm_set_host_attrs(LLVMContextRef ctx, LLVMValueRef fn);
 

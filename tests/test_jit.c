@@ -719,6 +719,396 @@ static void test_jit_concurrent_compiles(void **state)
     }
 }
 
+/* ---- Logs by table (jit_logw.c, jit_codegen.c) ---- */
+
+/* Error of x against the exact y, in ulps of y rounded to double. */
+static double ulps_exact(double x, long double y)
+{
+    double r = (double)y;
+    double u = nextafter(fabs(r), INFINITY) - fabs(r);
+    return (double)(fabsl((long double)x - y) / u);
+}
+
+static double ulp_of(double x)
+{
+    double a = fabs(x);
+    return isfinite(a) ? nextafter(a, INFINITY) - a : 0.0;
+}
+
+/* Every table entry: F16's are libm's log|w| (the interpreter's function),
+ * bit for bit; BF16's are libm's for zeros, subnormals, inf and NaN, and
+ * within 1 ulp of the exact log (logl, 64-bit significand, as the
+ * independent reference) for the 32512 normal values. */
+static void test_jit_logw_tables(void **state)
+{
+    const double *f16 = alc_jit_logw_table(ALC_DT_F16);
+    const double *bf = alc_jit_logw_table(ALC_DT_BF16);
+    double worst = 0.0;
+    int not_cr = 0;
+    assert_null(alc_jit_logw_table(ALC_DT_F32));
+    for (unsigned v = 0; v < 32768; v++) {
+        double x16 = (double)alc_f16_to_f32((uint16_t)v);
+        double xb = (double)alc_bf16_to_f32((uint16_t)v);
+        unsigned e = v >> 7;
+        if (!same_bits(f16[v], log(x16))) {
+            fail_msg("F16 0x%04x: table %a, log %a", v, f16[v], log(x16));
+        }
+        if (e == 0 || e == 255) {
+            assert_true(same_bits(bf[v], log(xb)));
+            continue;
+        }
+        long double ex = logl((long double)xb);
+        worst = fmax(worst, ulps_exact(bf[v], ex));
+        not_cr += bf[v] != (double)ex;
+    }
+    print_message("BF16 log|w| table: worst %.3f ulp, %d of 32512 normal "
+                  "values not correctly rounded\n",
+                  worst, not_cr);
+    /* jit_logw.c's formula: measured 0.9 ulp at most; 1 ulp is its
+     * documented bound */
+    assert_true(worst < 1.0);
+}
+
+/* Units of one 1x1 matrix of a 16-bit dtype each: every weight pattern
+ * of w with every act value of a. */
+struct single16 {
+    struct alc_unit_view *uv;
+    struct alc_mat_view *mv;
+    uint16_t *w;
+    float *act;
+    struct alc_units units;
+};
+
+static void single16_init(struct single16 *s, enum alc_dtype dt,
+                          const uint16_t *w, int nw, const float *a, int na)
+{
+    int n = nw * na;
+    s->uv = calloc((size_t)n, sizeof *s->uv);
+    s->mv = calloc((size_t)n, sizeof *s->mv);
+    s->w = calloc((size_t)n, sizeof *s->w);
+    s->act = calloc((size_t)n, sizeof *s->act);
+    for (int i = 0; i < n; i++) {
+        s->w[i] = w[i / na];
+        s->act[i] = a[i % na];
+        s->mv[i] = (struct alc_mat_view){&s->w[i],   dt,  1,   1,
+                                         &s->act[i], 1.0, 1.0, NULL};
+        s->uv[i] = (struct alc_unit_view){&s->mv[i], 1, i, NULL};
+    }
+    s->units = (struct alc_units){s->uv, n};
+}
+
+static void single16_free(struct single16 *s)
+{
+    free(s->uv);
+    free(s->mv);
+    free(s->w);
+    free(s->act);
+}
+
+/* F16 and BF16 specials: +-0, +-inf, +-NaN, smallest and largest
+ * subnormal, smallest normal, +-1, 0.5, largest finite, two others. */
+static const uint16_t special_f16[] = {
+    0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x0001, 0x03ff,
+    0x0400, 0x3c00, 0xbc00, 0x3800, 0x7bff, 0x3555, 0xc4d2,
+};
+static const uint16_t special_bf16[] = {
+    0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0xffc0, 0x0001, 0x007f,
+    0x0080, 0x3f80, 0xbf80, 0x3f00, 0x7f7f, 0x3eab, 0xc09a,
+};
+/* act: +-0, +-inf, NaN, negative, negative subnormal, smallest
+ * subnormal, tiny, ordinary, huge, largest finite. */
+static const float special_act16[] = {
+    0.0f,   -0.0f, INFINITY, -INFINITY, NAN,  -1.5f, -1e-40f,       1e-45f,
+    1e-30f, 0.5f,  1.0f,     2.0f,      3.7f, 1e30f, 3.4028235e38f,
+};
+#define N_SP16 ((int)(sizeof special_f16 / sizeof special_f16[0]))
+#define N_SPA16 ((int)(sizeof special_act16 / sizeof special_act16[0]))
+
+enum { LOGF_WANDA, LOGF_WEIGHT, LOGF_ACT, LOGF_OTHER };
+
+/* The forms of the specials test: the IR of `max(form)` over a 1x1 unit,
+ * i.e. one evaluation of the form; *reads says which logs it adds. */
+static int logw_form(struct alc_ir *ir, int k, int *reads)
+{
+    int w = IN(ir, ALC_IN_WANDA), wt = IN(ir, ALC_IN_WEIGHT);
+    int a = IN(ir, ALC_IN_ACT), zero = K(ir, 0.0), one = K(ir, 1.0);
+    int x = -1;
+    *reads = LOGF_WANDA;
+    switch (k) {
+    case 0: /* log(wanda) */
+        x = w;
+        break;
+    case 1: /* log|wanda| */
+        x = OP1(ir, ALC_OP_ABS, w);
+        break;
+    case 2: /* log|-wanda| */
+        x = OP1(ir, ALC_OP_ABS, OP1(ir, ALC_OP_NEG, w));
+        break;
+    case 3: /* DSA's ABSLOG as dsa.alloc writes it */
+        x = OP1(ir, ALC_OP_ABS,
+                OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_EQ, w, zero), one, w));
+        break;
+    case 4: /* ... and as ir_build.h's irb_dsa does */
+        x = OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_EQ, w, zero), one,
+                OP1(ir, ALC_OP_ABS, w));
+        break;
+    case 5: /* log(where(wanda != 0, wanda, 2.5)) */
+        x = OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_NE, w, zero), w, K(ir, 2.5));
+        break;
+    case 6: /* log(weight) */
+        *reads = LOGF_WEIGHT;
+        x = wt;
+        break;
+    case 7: /* log|weight| */
+        *reads = LOGF_WEIGHT;
+        x = OP1(ir, ALC_OP_ABS, wt);
+        break;
+    case 8: /* log(where(weight == 0, 1, weight)) */
+        *reads = LOGF_WEIGHT;
+        x = OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_EQ, wt, zero), one, wt);
+        break;
+    case 9: /* log(act), log|act| */
+        *reads = LOGF_ACT;
+        x = a;
+        break;
+    case 10:
+        *reads = LOGF_ACT;
+        x = OP1(ir, ALC_OP_ABS, a);
+        break;
+    default: /* log(where(act > 1, wanda, p)), a param branch */
+        *reads = LOGF_OTHER;
+        x = OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_GT, a, one), w,
+                PARAM(ir, "p", 0.375));
+        break;
+    }
+    return OP1(ir, ALC_OP_MAX, OP1(ir, ALC_OP_LOG, x));
+}
+#define N_LOGW_FORMS 12
+
+/* got (JIT) against want (interpreter) for weight w and act a of a form
+ * reading `reads`: same NaN and inf positions always; act's logs bit for
+ * bit (ops.c's log); F16's log|w| bit for bit; otherwise within 1 ulp of
+ * log|w| + 1/2 ulp of log|act| + 1 ulp of the result (the sum's rounding
+ * and the interpreter's own), jit_codegen.c's bound. */
+static void check_logw_value(double got, double want, double w, double a,
+                             int reads, enum alc_dtype dt, const char *what)
+{
+    double lw = log(fabs(w)), la = log(fabs(a));
+    if (same_bits(got, want)) {
+        return;
+    }
+    int exact = reads == LOGF_ACT || (reads == LOGF_WEIGHT && dt == ALC_DT_F16);
+    double tol = reads == LOGF_ACT ? 0.0
+                 : reads == LOGF_WEIGHT
+                     ? ulp_of(lw) + ulp_of(want)
+                     : ulp_of(lw) + 0.5 * ulp_of(la) + ulp_of(want);
+    if (exact || !isfinite(got) || !isfinite(want) || fabs(got - want) > tol) {
+        fail_msg("%s, dtype %d, w %a, act %a: jit %a, interpreter %a", what, dt,
+                 w, a, got, want);
+    }
+}
+
+/* Every form of log through the tables on every special weight of each
+ * 16-bit dtype times every special act: NaN and inf where the
+ * interpreter has them, the values within the bound of check_logw_value.
+ * Compared at unit level through max(), one element per unit. */
+static void test_jit_logw_specials(void **state)
+{
+    for (int dt = ALC_DT_F16; dt <= ALC_DT_BF16; dt++) {
+        struct single16 s;
+        single16_init(&s, (enum alc_dtype)dt,
+                      dt == ALC_DT_F16 ? special_f16 : special_bf16, N_SP16,
+                      special_act16, N_SPA16);
+        int L = s.units.n_units;
+        for (int k = 0; k < N_LOGW_FORMS; k++) {
+            struct alc_ir ir;
+            int reads = 0;
+            char what[32];
+            alc_ir_init(&ir);
+            ir.sparsity = logw_form(&ir, k, &reads);
+            struct alc_jit *j = compile_or_fail(&ir, NULL);
+            const struct alc_ir *c = alc_jit_ir(j);
+            double *sp = calloc((size_t)L, sizeof *sp);
+            double *want = calloc((size_t)L, sizeof *want);
+            double *nodes = calloc((size_t)c->n_nodes * L, sizeof *nodes);
+            eval_or_fail(j, &s.units, 2, sp, nodes);
+            fx_interp_eval(c, &s.units, 0.5, NULL, want, nodes);
+            snprintf(what, sizeof what, "form %d", k);
+            for (int u = 0; u < L; u++) {
+                double w = fx_weight(&s.mv[u], 0), a = s.act[u];
+                int r = reads == LOGF_OTHER ? (a > 1 ? LOGF_WANDA : LOGF_ACT)
+                                            : reads;
+                if (reads == LOGF_OTHER && !(a > 1)) {
+                    /* log of the param (read at run time: the vector log,
+                     * 1 ulp), or NaN for a NaN act */
+                    assert_close(sp[u], want[u], 1e-15);
+                    continue;
+                }
+                check_logw_value(sp[u], want[u], w, a, r, (enum alc_dtype)dt,
+                                 what);
+            }
+            free(sp);
+            free(want);
+            free(nodes);
+            alc_jit_free(j);
+            alc_ir_free(&ir);
+        }
+        single16_free(&s);
+    }
+}
+
+/* Every 16-bit magnitude (and its negation) of each dtype, paired with
+ * acts from 1e-30 to 1e30 in turn, through log(wanda), log|wanda| and
+ * log(weight): the bound of check_logw_value on all of them. */
+static void test_jit_logw_all_values(void **state)
+{
+    static const float acts[] = {1e-30f, 0.001f, 0.37f, 1.0f,
+                                 2.5f,   913.0f, 1e30f};
+    enum { N = 65536, NA = (int)(sizeof acts / sizeof acts[0]) };
+    static const int forms[] = {0, 1, 6};
+    for (int dt = ALC_DT_F16; dt <= ALC_DT_BF16; dt++) {
+        struct single16 s;
+        uint16_t *w = malloc(N * sizeof *w);
+        for (int v = 0; v < N; v++) {
+            w[v] = (uint16_t)v;
+        }
+        /* unit v * NA + k: weight v, act k; keep every NA-th pairing */
+        single16_init(&s, (enum alc_dtype)dt, w, N, acts, NA);
+        for (int i = 0; i < N; i++) {
+            s.uv[i] = s.uv[i * NA + i % NA];
+        }
+        s.units.n_units = N;
+        for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+            struct alc_ir ir;
+            int reads = 0;
+            alc_ir_init(&ir);
+            ir.sparsity = logw_form(&ir, forms[k], &reads);
+            struct alc_jit *j = compile_or_fail(&ir, NULL);
+            const struct alc_ir *c = alc_jit_ir(j);
+            double *sp = calloc(N, sizeof *sp), *want = calloc(N, sizeof *sp);
+            double *nodes = calloc((size_t)c->n_nodes * N, sizeof *nodes);
+            eval_or_fail(j, &s.units, 2, sp, nodes);
+            fx_interp_eval(c, &s.units, 0.5, NULL, want, nodes);
+            for (int u = 0; u < N; u++) {
+                const struct alc_mat_view *m = s.uv[u].mats;
+                check_logw_value(sp[u], want[u], fx_weight(m, 0),
+                                 (double)m->act[0], reads, (enum alc_dtype)dt,
+                                 "all values");
+            }
+            free(sp);
+            free(want);
+            free(nodes);
+            alc_jit_free(j);
+            alc_ir_free(&ir);
+        }
+        single16_free(&s);
+        free(w);
+    }
+}
+
+/* Forms over wide BF16 and F16 matrices (blocks of 64 in registers,
+ * with zeros patched, gathered blocks with specials, the unrolled loop,
+ * the masked tail):
+ * ALC_JIT_LOGW_AUTO and _GATHER give the same bits, both agree with the
+ * interpreter within 1e-12 (sums of ~1-ulp logs), and the generated code
+ * uses the path it should. */
+static void test_jit_logw_blocks(void **state)
+{
+    struct alc_rng r;
+    alc_rng_seed(&r, 64);
+    for (int set = 0; set < 3; set++) {
+        int dt = set == 0 ? ALC_DT_F16 : ALC_DT_BF16;
+        struct fx_units f;
+        /* set 0, 1: 0.05% specials, one block in five takes the gathers;
+         * set 2: 2% zeros only, every other block is patched */
+        fx_units_make(&f, &r, 4, 3, 9, 300, dt, set < 2 ? 0.0005 : 0.0);
+        for (int m = 0; set == 2 && m < f.n_mats; m++) {
+            uint16_t *h = f.w[m];
+            for (int64_t i = 0; i < f.mv[m].rows * f.mv[m].cols; i++) {
+                if (alc_rng_below(&r, 50) == 0) { /* +0 or -0 */
+                    h[i] = (uint16_t)(alc_rng_below(&r, 2) << 15);
+                }
+            }
+        }
+        struct alc_ir ir;
+        alc_ir_init(&ir);
+        irb_dsa(&ir);
+        int w = IN(&ir, ALC_IN_WANDA), wt = IN(&ir, ALC_IN_WEIGHT);
+        int a = IN(&ir, ALC_IN_ACT), one = K(&ir, 1.0);
+        int t = OP1(&ir, ALC_OP_MEAN, OP1(&ir, ALC_OP_LOG, w));
+        t = OP2(&ir, ALC_OP_ADD, t,
+                OP1(&ir, ALC_OP_VAR,
+                    OP1(&ir, ALC_OP_LOG, OP1(&ir, ALC_OP_ABS, wt))));
+        t = OP2(&ir, ALC_OP_ADD, t, OP1(&ir, ALC_OP_ENTROPY, w));
+        t = OP2(&ir, ALC_OP_ADD, t,
+                OP1(&ir, ALC_OP_GEOMEAN, OP1(&ir, ALC_OP_ABS, wt)));
+        int br =
+            OP3(&ir, ALC_OP_WHERE, OP2(&ir, ALC_OP_GT, a, one), w, K(&ir, 2.5));
+        t = OP2(&ir, ALC_OP_ADD, t,
+                OP1(&ir, ALC_OP_MAX, OP1(&ir, ALC_OP_LOG, br)));
+        ir.sparsity = OP2(&ir, ALC_OP_ADD, ir.sparsity, t);
+        check_program(&ir, &f.units, 1e-12, 0);
+        struct alc_jit_opts og = {.logw = ALC_JIT_LOGW_GATHER};
+        struct alc_jit *ja = compile_or_fail(&ir, NULL);
+        struct alc_jit *jg = compile_or_fail(&ir, &og);
+        int N = alc_jit_ir(ja)->n_nodes, L = f.units.n_units;
+        double *sp = calloc((size_t)L * 2, sizeof *sp);
+        double *nd = calloc((size_t)N * L * 2, sizeof *nd);
+        eval_or_fail(ja, &f.units, 2, sp, nd);
+        eval_or_fail(jg, &f.units, 1, sp + L, nd + (size_t)N * L);
+        assert_memory_equal(nd, nd + (size_t)N * L, (size_t)N * L * 8);
+        alc_jit_free(ja);
+        alc_jit_free(jg);
+        free(sp);
+        free(nd);
+        alc_ir_free(&ir);
+        fx_units_free(&f);
+    }
+}
+
+/* The code reads BF16's log|w| in registers exactly on AVX-512 VBMI
+ * hosts (AUTO), gathers it otherwise and for F16, and OFF keeps the
+ * vector log. */
+static void test_jit_logw_emit(void **state)
+{
+    static const char perm[] = "llvm.x86.avx512.vpermi2var.qi.512";
+    static const char gather[] = "llvm.masked.gather";
+    struct alc_ir ir;
+    struct alc_sb sb;
+    struct alc_diag d;
+    alc_ir_init(&ir);
+    irb_dsa(&ir);
+    alc_sb_init(&sb);
+    alc_diag_init(&d);
+    struct alc_jit_opts o = {.dtypes = 1u << ALC_DT_BF16};
+    assert_int_equal(alc_jit_emit(&ir, &o, ALC_JIT_EMIT_IR, &sb, &d), 0);
+    int in_reg = strstr(alc_sb_str(&sb), perm) != NULL;
+    assert_int_equal(in_reg, alc_jit_logw_in_registers());
+    assert_non_null(strstr(alc_sb_str(&sb), gather));
+    assert_null(strstr(alc_sb_str(&sb), "fdiv <8 x double>"));
+    if (!in_reg) {
+        print_message("no AVX-512 VBMI here: BF16 blocks in registers not "
+                      "tested\n");
+    }
+    o.logw = ALC_JIT_LOGW_GATHER;
+    alc_sb_reset(&sb);
+    assert_int_equal(alc_jit_emit(&ir, &o, ALC_JIT_EMIT_IR, &sb, &d), 0);
+    assert_null(strstr(alc_sb_str(&sb), perm));
+    o.logw = ALC_JIT_LOGW_OFF;
+    alc_sb_reset(&sb);
+    assert_int_equal(alc_jit_emit(&ir, &o, ALC_JIT_EMIT_IR, &sb, &d), 0);
+    assert_null(strstr(alc_sb_str(&sb), gather));
+    assert_non_null(strstr(alc_sb_str(&sb), "fdiv <8 x double>"));
+    struct alc_jit_opts f16 = {.dtypes = 1u << ALC_DT_F16};
+    alc_sb_reset(&sb);
+    assert_int_equal(alc_jit_emit(&ir, &f16, ALC_JIT_EMIT_IR, &sb, &d), 0);
+    assert_non_null(strstr(alc_sb_str(&sb), gather));
+    assert_null(strstr(alc_sb_str(&sb), perm));
+    alc_sb_free(&sb);
+    alc_diag_free(&d);
+    alc_ir_free(&ir);
+}
+
 /* ---- Generated code ---- */
 
 /* The DSA kernel is vectorised: <8 x double> arithmetic and no call of
@@ -763,6 +1153,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_jit_missing_act_is_error),
         cmocka_unit_test(test_jit_compile_release_flat_rss),
         cmocka_unit_test(test_jit_emit_vectorised),
+        cmocka_unit_test(test_jit_logw_tables),
+        cmocka_unit_test(test_jit_logw_specials),
+        cmocka_unit_test(test_jit_logw_all_values),
+        cmocka_unit_test(test_jit_logw_blocks),
+        cmocka_unit_test(test_jit_logw_emit),
         cmocka_unit_test(test_jit_cache_hit),
         cmocka_unit_test(test_jit_concurrent_compiles),
     };

@@ -1,0 +1,351 @@
+/*
+ * jit_logw.c: log|w| of 16-bit weights by table instead of by the vector
+ * log (jit_vmath.c, ~35 vector operations per 8 elements). Called by
+ * jit_codegen.c, which rewrites log(wanda), log(abs(wanda)), log(weight),
+ * log pushed through where/abs and the log inside geomean/entropy into
+ * lookups of log|w| plus a per-column log of the activation norm, and by
+ * jit_llvm.c, which hands the tables to the pass functions.
+ *
+ * The identity. For 16-bit weights the Wanda metric |w| act is exact in
+ * double (an 8- or 11-bit significand times a 24-bit one, exponents far
+ * inside the double range), so log(wanda) = log|w| + log(act) is exact in
+ * real arithmetic; we compute fl(T[w] + L[col]) with T and L each within
+ * 1 ulp, and the special values line up (see jit_codegen.c's "Logs by
+ * table" section for the case list).
+ *
+ * The tables, one per 16-bit dtype, indexed by the 15 magnitude bits
+ * (32768 doubles, 256 KB): F16 holds libm's log of every value, i.e. the
+ * interpreter's own log|w| bit for bit. BF16 holds, for normal values, the
+ * formula the in-register lookup below computes,
+ *
+ *   T = e ln2 + log(m), m in [sqrt(2)/2, sqrt(2)), e integer, evaluated as
+ *       fma(e, LN2_HI, fma(e, LN2_LO, TM[m]))
+ *
+ * with TM[m] libm's log of the 128 possible m (the split at sqrt(2) is
+ * fdlibm's: it keeps T free of cancellation for |w| near 1). Over all
+ * 32512 normal BF16 magnitudes this is within 0.9 ulp of the exact log
+ * (190 differ from the correctly rounded value; tests/test_jit.c checks
+ * every entry against logl). Zeros, subnormals, inf and NaN hold libm's log.
+ *
+ * Reading T. A gather per 8 elements is the portable way (LLVM lowers
+ * llvm.masked.gather to vgatherdpd on AVX2 and AVX-512). Gathers run at
+ * about one element per cycle here (measured on a Zen 5 EPYC: 2.1-2.4 G
+ * elements/s per core, table in L1 or L2 alike), a ceiling far below the
+ * memory bandwidth, so for BF16 on hosts with AVX-512 VBMI the pass
+ * functions also read T from registers, 64 weights at a time:
+ *   1. one vpermi2b gathers the 64 low bytes (the 7 mantissa bits and the
+ *      exponent's lowest bit) in a permuted order;
+ *   2. eight vpermi2b look up byte p of TM[m] (byte planes of the
+ *      128-entry table, two registers per plane, 7-bit indices);
+ *   3. 24 unpacks (bytes, words, dwords) transpose the planes back into 8
+ *      vectors of 8 doubles -- the permutation of step 1 is the inverse of
+ *      the transposition's, so the doubles come out in element order;
+ *   4. e from the 16-bit words, then the two fused multiply-adds.
+ * Zero weights (the formula's e = -127) are patched to -inf afterwards,
+ * in blocks that have any; subnormal, inf or NaN weights make the block
+ * of 64 take the gathers instead. Both ways produce the table's values,
+ * so results do not depend on the path or the host.
+ */
+#include <math.h>
+#include <pthread.h>
+
+#include "jit_internal.h"
+#include "llvm_compat.h"
+
+/* fdlibm's split of ln 2: LN2_HI has 21 trailing zero bits, so e LN2_HI
+ * is exact for |e| < 2^21. */
+#define LN2_HI_BITS 0x3fe62e42fee00000ull
+#define LN2_LO_BITS 0x3dea39ef35793c76ull
+/* m >= this mantissa (of 128) is at or above sqrt(2): halved, e + 1 */
+#define SPLIT_M 53
+
+static double from_bits(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* ---- Host tables ---- */
+
+static double tm_bf16[128];    /* log(m) for the 128 BF16 mantissas */
+static double tab_f16[32768];  /* log|w| by the 15 magnitude bits */
+static double tab_bf16[32768]; /* likewise, BF16 (formula, see above) */
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+
+/* e and the table index of a normal BF16 magnitude v (1 <= v >> 7 <=
+ * 254): v + (128 - SPLIT_M) carries into the exponent exactly when m is
+ * halved. */
+static int bf16_e(unsigned v)
+{
+    return (int)((v + (128 - SPLIT_M)) >> 7) - 127;
+}
+
+double alc_jit_logw_bf16_formula(unsigned v)
+{
+    double e = (double)bf16_e(v & 0x7fffu);
+    double lo = fma(e, from_bits(LN2_LO_BITS), tm_bf16[v & 0x7fu]);
+    return fma(e, from_bits(LN2_HI_BITS), lo);
+}
+
+static void tables_init(void)
+{
+    double (*lg)(double) = alc_op_table[ALC_OP_LOG].map1;
+    for (int m = 0; m < 128; m++) {
+        double x = 1.0 + m / 128.0;
+        tm_bf16[m] = lg(m >= SPLIT_M ? x / 2.0 : x);
+    }
+    for (unsigned v = 0; v < 32768; v++) {
+        unsigned e = v >> 7;
+        tab_f16[v] = lg((double)alc_f16_to_f32((uint16_t)v));
+        tab_bf16[v] = e == 0 || e == 255
+                          ? lg((double)alc_bf16_to_f32((uint16_t)v))
+                          : alc_jit_logw_bf16_formula(v);
+    }
+}
+
+const double *alc_jit_logw_table(enum alc_dtype dt)
+{
+    pthread_once(&tab_once, tables_init);
+    switch (dt) {
+    case ALC_DT_F16:
+        return tab_f16;
+    case ALC_DT_BF16:
+        return tab_bf16;
+    default:
+        return NULL;
+    }
+}
+
+int alc_jit_logw_in_registers(void)
+{
+    return alc_llvm_host_has("avx512vbmi") && alc_llvm_host_has("avx512bw");
+}
+
+/* ---- Gathers ---- */
+
+LLVMValueRef alc_cg_logw_gather(struct alc_cg *g, LLVMValueRef table,
+                                LLVMValueRef bits)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef idx = LLVMBuildZExt(b, bits, g->v_i32, "");
+    idx = LLVMBuildAnd(b, idx,
+                       alc_cg_splat(g, LLVMConstInt(g->t_i32, 0x7fff, 0)), "");
+    LLVMValueRef ptrs = LLVMBuildGEP2(b, g->t_f64, table, &idx, 1, "");
+    LLVMValueRef ones[ALC_VL];
+    for (int i = 0; i < ALC_VL; i++) {
+        ones[i] = LLVMConstInt(g->t_i1, 1, 0);
+    }
+    LLVMTypeRef tys[2] = {g->v_f64, LLVMTypeOf(ptrs)};
+    LLVMValueRef args[4] = {ptrs, LLVMConstInt(g->t_i32, 8, 0),
+                            LLVMConstVector(ones, ALC_VL),
+                            LLVMGetPoison(g->v_f64)};
+    return alc_cg_intrinsic(g, "llvm.masked.gather", tys, 2, args, 4);
+}
+
+/* ---- In-register lookup for BF16 (AVX-512 VBMI) ---- */
+
+static LLVMValueRef const_bytes(struct alc_cg *g, const uint8_t *x)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(g->ctx);
+    LLVMValueRef e[64];
+    for (int i = 0; i < 64; i++) {
+        e[i] = LLVMConstInt(i8, x[i], 0);
+    }
+    return LLVMConstVector(e, 64);
+}
+
+static LLVMValueRef splat16(struct alc_cg *g, int n, unsigned x)
+{
+    LLVMValueRef e[32];
+    for (int i = 0; i < n; i++) {
+        e[i] = LLVMConstInt(g->t_i16, x, 0);
+    }
+    return LLVMConstVector(e, (unsigned)n);
+}
+
+/* vpermi2b: byte i of the result is (idx[i] & 64 ? hi : lo)[idx[i] & 63]. */
+static LLVMValueRef permi2b(struct alc_cg *g, LLVMValueRef lo, LLVMValueRef idx,
+                            LLVMValueRef hi)
+{
+    LLVMValueRef args[3] = {lo, idx, hi};
+    return alc_cg_intrinsic(g, "llvm.x86.avx512.vpermi2var.qi.512", NULL, 0,
+                            args, 3);
+}
+
+/* x86's unpack{lo,hi} on 512-bit vectors of n elements: within each
+ * 128-bit lane, the low (high) halves of a and b interleaved. */
+static LLVMValueRef unpack(struct alc_cg *g, LLVMValueRef a, LLVMValueRef b,
+                           int n, int high)
+{
+    LLVMValueRef m[64];
+    int per = n / 4; /* elements per 128-bit lane */
+    for (int o = 0; o < n; o++) {
+        int l = o / per, k = (o % per) / 2, s = o % 2;
+        int src = s * n + l * per + k + high * per / 2;
+        m[o] = LLVMConstInt(g->t_i32, (unsigned long long)src, 0);
+    }
+    return LLVMBuildShuffleVector(g->b, a, b, LLVMConstVector(m, (unsigned)n),
+                                  "");
+}
+
+static LLVMValueRef cast(struct alc_cg *g, LLVMValueRef v, LLVMTypeRef t)
+{
+    return LLVMBuildBitCast(g->b, v, t, "");
+}
+
+/*
+ * The byte index of step 1: the transposition (three unpack levels, bits
+ * s1 s2 s3 of the output register) leaves byte position q = 16 l + 8 s1 +
+ * 4 s2 + 2 s3 + k of the planes in qword 2 l + k of output 4 s1 + 2 s2 +
+ * s3; position q must therefore hold element 8 (4 s1 + 2 s2 + s3) + 2 l +
+ * k, whose low byte is byte 2 e of the 128 bytes of the two word vectors.
+ */
+static void step1_index(uint8_t *ix)
+{
+    for (int q = 0; q < 64; q++) {
+        int l = q / 16, r = q % 16;
+        int s1 = r / 8, s2 = (r / 4) % 2, s3 = (r / 2) % 2, k = r % 2;
+        int e = 8 * (4 * s1 + 2 * s2 + s3) + 2 * l + k;
+        ix[q] = (uint8_t)(2 * e);
+    }
+}
+
+/* TM[m] as doubles for the 64 weights of w0:w1 (<32 x i16> each), q[j]
+ * holding elements 8 j .. 8 j + 7. */
+static void planes_lookup(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
+                          LLVMValueRef *q)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(g->ctx);
+    LLVMTypeRef b64 = LLVMVectorType(i8, 64);
+    uint8_t ix[64], pl[2][64];
+    pthread_once(&tab_once, tables_init);
+    step1_index(ix);
+    LLVMValueRef lo =
+        permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
+    LLVMValueRef P[8], W[4][2], D[2][2][2];
+    for (int p = 0; p < 8; p++) {
+        for (int i = 0; i < 128; i++) {
+            uint64_t u;
+            memcpy(&u, &tm_bf16[i], sizeof u);
+            pl[i / 64][i % 64] = (uint8_t)(u >> (8 * p));
+        }
+        P[p] = permi2b(g, const_bytes(g, pl[0]), lo, const_bytes(g, pl[1]));
+    }
+    for (int k = 0; k < 4; k++) { /* plane pairs (0 1) (2 3) (4 5) (6 7) */
+        for (int s1 = 0; s1 < 2; s1++) {
+            W[k][s1] = unpack(g, P[2 * k], P[2 * k + 1], 64, s1);
+        }
+    }
+    LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32),
+                d16 = LLVMVectorType(g->t_i32, 16);
+    for (int s1 = 0; s1 < 2; s1++) {
+        for (int h = 0; h < 2; h++) { /* planes 0-3, 4-7 */
+            for (int s2 = 0; s2 < 2; s2++) {
+                D[s1][h][s2] = unpack(g, cast(g, W[2 * h][s1], w32),
+                                      cast(g, W[2 * h + 1][s1], w32), 32, s2);
+            }
+        }
+    }
+    for (int s1 = 0; s1 < 2; s1++) {
+        for (int s2 = 0; s2 < 2; s2++) {
+            for (int s3 = 0; s3 < 2; s3++) {
+                LLVMValueRef v = unpack(g, cast(g, D[s1][0][s2], d16),
+                                        cast(g, D[s1][1][s2], d16), 16, s3);
+                q[4 * s1 + 2 * s2 + s3] = cast(g, v, g->v_f64);
+            }
+        }
+    }
+}
+
+/* Words 8 j .. 8 j + 7 of w0:w1. */
+LLVMValueRef alc_cg_logw_words(struct alc_cg *g, LLVMValueRef w0,
+                               LLVMValueRef w1, int j)
+{
+    LLVMValueRef m[ALC_VL];
+    for (int i = 0; i < ALC_VL; i++) {
+        m[i] = LLVMConstInt(g->t_i32, (unsigned long long)(8 * (j % 4) + i), 0);
+    }
+    LLVMValueRef src = j < 4 ? w0 : w1;
+    return LLVMBuildShuffleVector(g->b, src, LLVMGetPoison(LLVMTypeOf(src)),
+                                  LLVMConstVector(m, ALC_VL), "");
+}
+
+/*
+ * e of elements 8 j .. 8 j + 7 as doubles, from the biased exponents eb
+ * (<32 x i16>, words of the half j / 4): one vpermt2w places each eb in
+ * the low word of a qword whose top word is 0x4330, i.e. the double
+ * 2^52 + eb, and 2^52 + 127 is subtracted (exact). Cheaper than sign
+ * extension and vcvtdq2pd.
+ */
+static LLVMValueRef expo_double(struct alc_cg *g, LLVMValueRef eb, int j)
+{
+    LLVMValueRef idx[32], k[32];
+    for (int o = 0; o < 32; o++) {
+        int part = o % 4, src = 8 * (j % 4) + o / 4;
+        idx[o] = LLVMConstInt(g->t_i16,
+                              part == 0 ? (unsigned)src : 32u + (part == 3), 0);
+        k[o] = LLVMConstInt(g->t_i16, o == 1 ? 0x4330 : 0, 0);
+    }
+    LLVMValueRef args[3] = {eb, LLVMConstVector(idx, 32),
+                            LLVMConstVector(k, 32)};
+    LLVMValueRef v = alc_cg_intrinsic(g, "llvm.x86.avx512.vpermi2var.hi.512",
+                                      NULL, 0, args, 3);
+    return LLVMBuildFSub(g->b, cast(g, v, g->v_f64),
+                         alc_cg_vf(g, 0x1p52 + 127.0), "");
+}
+
+void alc_cg_logw_planes(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
+                        LLVMValueRef *out)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef q[8], eb[2], w[2] = {w0, w1};
+    planes_lookup(g, w0, w1, q);
+    for (int h = 0; h < 2; h++) { /* biased e = (w & 0x7fff) + 75 >> 7 */
+        LLVMValueRef v = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
+        v = LLVMBuildAdd(b, v, splat16(g, 32, 128 - SPLIT_M), "");
+        eb[h] = LLVMBuildLShr(b, v, splat16(g, 32, 7), "");
+    }
+    LLVMValueRef hi = alc_cg_vf(g, from_bits(LN2_HI_BITS));
+    LLVMValueRef lo = alc_cg_vf(g, from_bits(LN2_LO_BITS));
+    for (int j = 0; j < 8; j++) {
+        LLVMValueRef ed = expo_double(g, eb[j / 4], j);
+        out[j] = alc_cg_fma(g, ed, hi, alc_cg_fma(g, ed, lo, q[j]));
+    }
+}
+
+LLVMValueRef alc_cg_logw_special(struct alc_cg *g, LLVMValueRef w0,
+                                 LLVMValueRef w1)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef w[2] = {w0, w1}, any = NULL;
+    for (int h = 0; h < 2; h++) { /* t = |w|: 0 < t < 0x80 or t > 0x7f7f */
+        LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
+        LLVMValueRef tm1 = LLVMBuildSub(b, t, splat16(g, 32, 1), "");
+        LLVMValueRef sub =
+            LLVMBuildICmp(b, LLVMIntULT, tm1, splat16(g, 32, 0x7f), "");
+        LLVMValueRef inf =
+            LLVMBuildICmp(b, LLVMIntUGT, t, splat16(g, 32, 0x7f7f), "");
+        LLVMValueRef s = LLVMBuildOr(b, sub, inf, "");
+        any = any == NULL ? s : LLVMBuildOr(b, any, s, "");
+    }
+    LLVMValueRef bits = LLVMBuildBitCast(b, any, g->t_i32, "");
+    return LLVMBuildICmp(b, LLVMIntNE, bits, LLVMConstInt(g->t_i32, 0, 0), "");
+}
+
+LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
+                               LLVMValueRef w1, LLVMValueRef *lanes)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef w[2] = {w0, w1}, z[2];
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
+        z[h] = LLVMBuildICmp(b, LLVMIntEQ, t, splat16(g, 32, 0), "");
+    }
+    for (int j = 0; j < 8; j++) {
+        lanes[j] = alc_cg_logw_words(g, z[0], z[1], j);
+    }
+    LLVMValueRef any = LLVMBuildOr(b, z[0], z[1], "");
+    LLVMValueRef bits = LLVMBuildBitCast(b, any, g->t_i32, "");
+    return LLVMBuildICmp(b, LLVMIntNE, bits, LLVMConstInt(g->t_i32, 0, 0), "");
+}
