@@ -7,14 +7,15 @@
  * What the backend generates, per pass of the plan (plan.h) and per weight
  * dtype (F32, F16, BF16), one function
  *
- *   void <prefix>p<pass>_<dtype>(const void *w, const float *act,
+ *   void <prefix>p<pass>_<dtype>(const void *w, const double *act,
  *                                int64_t nrows, int64_t cols,
  *                                int64_t mat_rows, const double *env,
  *                                double *raw, double **store);
  *
  * that sweeps nrows rows of cols elements of one matrix (w points at the
  * first), computes the pass's element-level nodes as <8 x double> vectors
- * (weights converted in registers, act[col] widened), and writes each
+ * (weights converted in registers; act is the matrix's act vector widened
+ * to double once per evaluation), and writes each
  * accumulator's per-lane partial state to raw (see jit_llvm.c for the
  * layout) and the values of quantile operands to store[i]. Element-wise
  * ops without a vector lowering (sin, pow, ...) call back into ops.c's map
@@ -29,20 +30,28 @@
 #include "plan.h"
 
 struct alc_jit_opts {
-    int libm;       /* 1: log, exp, sigmoid, softplus call ops.c's map
-                       functions (libm) per lane, exactly the interpreter's
-                       results (slow); 0 (default): vectorised
-                       implementations in IR (jit_vmath.c) */
-    int unroll;     /* vectors of 8 per main-loop step, 1..4; 0 = 2 */
-    double perturb; /* testing: each result of log, exp, sigmoid and
-                       softplus (ops and accumulator functions) is multiplied
-                       by (1 + perturb); 0 for real use */
+    int libm;        /* 1: log, exp, sigmoid, softplus call ops.c's map
+                        functions (libm) per lane, exactly the interpreter's
+                        results (slow); 0 (default): vectorised
+                        implementations in IR (jit_vmath.c) */
+    int unroll;      /* vectors of 8 per main-loop step, 1..4; 0 = 2 */
+    double perturb;  /* testing: each result of log, exp, sigmoid and
+                        softplus (ops and accumulator functions) is multiplied
+                        by (1 + perturb); 0 for real use */
     unsigned dtypes; /* weight dtypes to generate code for, bit
                         (1u << enum alc_dtype); 0 = all three */
     int64_t chunk;   /* elements per chunk, 0 = ALC_JIT_CHUNK (tests use
                         small chunks to exercise the combination); part of
                         the compiled state, never derived from threads */
 };
+
+/*
+ * Memory: besides the units (read in place, never copied) an evaluation
+ * holds the node values (8 bytes per node and unit), one partial record per
+ * chunk, and -- only in a pass with a quantile -- the quantile operand's
+ * values of one unit at a time (8 bytes per element of the largest unit per
+ * quantile), which is sorted to select (alc_interp_reduce).
+ */
 
 /* Elements per chunk: the unit of work and of determinism. A matrix is cut
  * into chunks of max(1, chunk / cols) whole rows; partial results are
@@ -64,8 +73,8 @@ struct alc_jit *alc_jit_compile(const struct alc_ir *ir,
  * in d and every out[i] NULL.
  */
 int alc_jit_compile_batch(const struct alc_ir *const *irs, int n,
-                          const struct alc_jit_opts *opts,
-                          struct alc_jit **out, struct alc_diag *d);
+                          const struct alc_jit_opts *opts, struct alc_jit **out,
+                          struct alc_diag *d);
 /* Frees the state and its machine code (the JIT's memory for it). */
 void alc_jit_free(struct alc_jit *j);
 /* The compacted IR and the plan the code was generated from; out->nodes of
@@ -93,8 +102,8 @@ struct alc_jit_eval {
  */
 int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
                      const struct alc_eval_opts *opts,
-                     const struct alc_jit_eval *hooks,
-                     struct alc_eval_out *out, struct alc_diag *d);
+                     const struct alc_jit_eval *hooks, struct alc_eval_out *out,
+                     struct alc_diag *d);
 
 enum alc_jit_emit_kind {
     ALC_JIT_EMIT_IR,  /* optimised LLVM IR */

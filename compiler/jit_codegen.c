@@ -39,11 +39,8 @@ const char *const alc_cg_vfn_name[ALC_VFN_COUNT] = {
 };
 
 const int alc_cg_raw_slots[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = 1,
-    [ALC_ACC_MIN] = 2,
-    [ALC_ACC_MAX] = 2,
-    [ALC_ACC_VAR] = 4,
-    [ALC_ACC_STORE] = 0,
+    [ALC_ACC_SUM] = 1, [ALC_ACC_MIN] = 2,   [ALC_ACC_MAX] = 2,
+    [ALC_ACC_VAR] = 4, [ALC_ACC_STORE] = 0,
 };
 
 /* ---- Helpers ---- */
@@ -89,15 +86,15 @@ LLVMValueRef alc_cg_vi(struct alc_cg *g, uint64_t x)
 LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef s)
 {
     LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), ALC_VL);
-    LLVMValueRef v = LLVMBuildInsertElement(
-        g->b, LLVMGetPoison(vt), s, LLVMConstInt(g->t_i32, 0, 0), "");
+    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetPoison(vt), s,
+                                            LLVMConstInt(g->t_i32, 0, 0), "");
     return LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(vt),
                                   LLVMConstNull(g->v_i32), "");
 }
 
 LLVMValueRef alc_cg_intrinsic(struct alc_cg *g, const char *name,
-                              LLVMTypeRef *tys, int n_tys,
-                              LLVMValueRef *args, int n_args)
+                              LLVMTypeRef *tys, int n_tys, LLVMValueRef *args,
+                              int n_args)
 {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef fn =
@@ -113,8 +110,8 @@ LLVMValueRef alc_cg_fma(struct alc_cg *g, LLVMValueRef a, LLVMValueRef b,
     return alc_cg_intrinsic(g, "llvm.fma", &g->v_f64, 1, args, 3);
 }
 
-LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p,
-                         LLVMValueRef a, LLVMValueRef b)
+LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p, LLVMValueRef a,
+                         LLVMValueRef b)
 {
     return LLVMBuildFCmp(g->b, p, a, b, "");
 }
@@ -170,24 +167,24 @@ struct pf {
     const struct alc_ir *ir;
     const struct alc_plan_pass *ps;
     enum alc_dtype dt;
-    int U;                /* unroll */
+    int U; /* unroll */
     LLVMValueRef fn;
     LLVMValueRef arg[A_N];
-    LLVMValueRef *use;    /* (n_nodes) broadcast layer/model values */
-    LLVMValueRef *val;    /* (n_nodes) element values at the position */
-    LLVMValueRef *truth;  /* (n_nodes) <VL x i1> equal to val != 0 for
-                             values known to be 0 or 1 (never NaN:
-                             comparisons, isnan, ...), else NULL */
-    LLVMValueRef t_out;   /* the truth of the node being emitted */
-    LLVMValueRef *acc;    /* (n_accs * U * 4) accumulator allocas */
-    LLVMValueRef *K;      /* (n_accs) var shifts */
-    LLVMValueRef *sptr;   /* (n_accs) store base pointers */
+    LLVMValueRef *use;   /* (n_nodes) broadcast layer/model values */
+    LLVMValueRef *val;   /* (n_nodes) element values at the position */
+    LLVMValueRef *truth; /* (n_nodes) <VL x i1> equal to val != 0 for
+                            values known to be 0 or 1 (never NaN:
+                            comparisons, isnan, ...), else NULL */
+    LLVMValueRef t_out;  /* the truth of the node being emitted */
+    LLVMValueRef *acc;   /* (n_accs * U * 4) accumulator allocas */
+    LLVMValueRef *K;     /* (n_accs) var shifts */
+    LLVMValueRef *sptr;  /* (n_accs) store base pointers */
     LLVMValueRef v_rows, v_cols, lanes;
     LLVMValueRef r_var, c_var; /* allocas: row and column index */
     /* the position being generated */
-    LLVMValueRef p_off;   /* i64 r * cols + c */
-    LLVMValueRef p_c;     /* i64 c */
-    LLVMValueRef p_mask;  /* <VL x i1> or NULL */
+    LLVMValueRef p_off;      /* i64 r * cols + c */
+    LLVMValueRef p_c;        /* i64 c */
+    LLVMValueRef p_mask;     /* <VL x i1> or NULL */
     LLVMValueRef p_w, p_act; /* loaded inputs, or NULL */
 };
 
@@ -198,8 +195,7 @@ static LLVMValueRef *acc_slot(struct pf *f, int a, int u, int s)
 
 /* A (masked) vector load of VL elements of type vt at base[index]. */
 static LLVMValueRef vload(struct pf *f, LLVMTypeRef et, LLVMTypeRef vt,
-                          LLVMValueRef base, LLVMValueRef index,
-                          unsigned align)
+                          LLVMValueRef base, LLVMValueRef index, unsigned align)
 {
     struct alc_cg *g = f->g;
     LLVMValueRef p = LLVMBuildGEP2(g->b, et, base, &index, 1, "");
@@ -246,13 +242,13 @@ static LLVMValueRef load_w(struct pf *f)
     return v;
 }
 
+/* act[col] arrives as double (jit_llvm.c widens each act vector once per
+ * evaluation), so the loop spends no conversion on it. */
 static LLVMValueRef load_act(struct pf *f)
 {
     struct alc_cg *g = f->g;
     if (f->p_act == NULL) {
-        LLVMValueRef v =
-            vload(f, g->t_f32, g->v_f32, f->arg[A_ACT], f->p_c, 4);
-        f->p_act = LLVMBuildFPExt(g->b, v, g->v_f64, "");
+        f->p_act = vload(f, g->t_f64, g->v_f64, f->arg[A_ACT], f->p_c, 8);
     }
     return f->p_act;
 }
@@ -380,14 +376,14 @@ static LLVMValueRef emit_logic(struct pf *f, int is_and, LLVMValueRef x,
     LLVMValueRef zero = alc_cg_vf(g, 0.0);
     LLVMValueRef tx = alc_cg_fcmp(g, LLVMRealONE, x, zero);
     LLVMValueRef ty = alc_cg_fcmp(g, LLVMRealONE, y, zero);
-    LLVMValueRef t = is_and ? LLVMBuildAnd(g->b, tx, ty, "")
-                            : LLVMBuildOr(g->b, tx, ty, "");
+    LLVMValueRef t =
+        is_and ? LLVMBuildAnd(g->b, tx, ty, "") : LLVMBuildOr(g->b, tx, ty, "");
     return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealUNO, x, y),
                          alc_cg_vf(g, NAN), b2d(f, t));
 }
 
-static LLVMValueRef emit_cmp(struct pf *f, LLVMRealPredicate p,
-                             LLVMValueRef x, LLVMValueRef y)
+static LLVMValueRef emit_cmp(struct pf *f, LLVMRealPredicate p, LLVMValueRef x,
+                             LLVMValueRef y)
 {
     return with_truth(f, alc_cg_fcmp(f->g, p, x, y));
 }
@@ -432,9 +428,8 @@ static LLVMValueRef emit_binary(struct pf *f, enum alc_op op, LLVMValueRef x,
     }
 }
 
-static LLVMValueRef emit_ternary(struct pf *f, enum alc_op op,
-                                 LLVMValueRef x, LLVMValueRef y,
-                                 LLVMValueRef z)
+static LLVMValueRef emit_ternary(struct pf *f, enum alc_op op, LLVMValueRef x,
+                                 LLVMValueRef y, LLVMValueRef z)
 {
     struct alc_cg *g = f->g;
     if (op == ALC_OP_WHERE) { /* isnan(c) ? NaN : c != 0 ? a : b */
@@ -443,8 +438,7 @@ static LLVMValueRef emit_ternary(struct pf *f, enum alc_op op,
         return alc_cg_select(g, is_nan(f, x), alc_cg_vf(g, NAN), pick);
     }
     /* clamp: min2(max2(x, lo), hi) */
-    return emit_minmax2(f, LLVMRealOLT, emit_minmax2(f, LLVMRealOGT, x, y),
-                        z);
+    return emit_minmax2(f, LLVMRealOLT, emit_minmax2(f, LLVMRealOGT, x, y), z);
 }
 
 static LLVMValueRef truth_of(struct pf *f, int node)
@@ -525,16 +519,14 @@ static LLVMValueRef acc_fn(struct pf *f, enum alc_acc_fn fn, LLVMValueRef x,
         return alc_cg_select(g, t ? t : alc_cg_fcmp(g, LLVMRealONE, x, zero),
                              one, zero);
     case ALC_AF_POS:
-        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), x,
-                             zero);
+        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), x, zero);
     case ALC_AF_GE0:
         return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGE, x, zero), one,
                              zero);
     case ALC_AF_XLOGX:
-        return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGT, x, zero),
-                             LLVMBuildFMul(g->b, x,
-                                           transc(f, ALC_OP_LOG, x), ""),
-                             zero);
+        return alc_cg_select(
+            g, alc_cg_fcmp(g, LLVMRealOGT, x, zero),
+            LLVMBuildFMul(g->b, x, transc(f, ALC_OP_LOG, x), ""), zero);
     default:
         return x;
     }
@@ -598,15 +590,14 @@ static void acc_var(struct pf *f, int a, int u, LLVMValueRef x)
     LLVMValueRef *s = acc_slot(f, a, u, 0);
     st(f, LLVMBuildFAdd(b, ld(f, s[0]), one, ""), s[0]);
     st(f, LLVMBuildFAdd(b, ld(f, s[2]), d, ""), s[2]);
-    st(f, LLVMBuildFAdd(b, ld(f, s[3]), LLVMBuildFMul(b, d, d, ""), ""),
-       s[3]);
+    st(f, LLVMBuildFAdd(b, ld(f, s[3]), LLVMBuildFMul(b, d, d, ""), ""), s[3]);
 }
 
 static void acc_store(struct pf *f, int a, LLVMValueRef x)
 {
     struct alc_cg *g = f->g;
-    LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_f64, f->sptr[a], &f->p_off, 1,
-                                   "");
+    LLVMValueRef p =
+        LLVMBuildGEP2(g->b, g->t_f64, f->sptr[a], &f->p_off, 1, "");
     if (f->p_mask == NULL) {
         LLVMSetAlignment(LLVMBuildStore(g->b, x, p), 8);
         return;
@@ -619,8 +610,7 @@ static void acc_store(struct pf *f, int a, LLVMValueRef x)
 static void acc_update(struct pf *f, int a, int u)
 {
     const struct alc_plan_acc *acc = &f->ps->accs[a];
-    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node],
-                            f->truth[acc->node]);
+    LLVMValueRef x = acc_fn(f, acc->fn, f->val[acc->node], f->truth[acc->node]);
     LLVMValueRef *s = acc_slot(f, a, u, 0);
     LLVMValueRef old = NULL;
     switch (acc->kind) {
@@ -680,8 +670,7 @@ static LLVMValueRef tail_mask(struct pf *f, LLVMValueRef c)
 {
     struct alc_cg *g = f->g;
     LLVMValueRef left = LLVMBuildSub(g->b, f->arg[A_COLS], c, "");
-    return LLVMBuildICmp(g->b, LLVMIntSLT, f->lanes, alc_cg_splat(g, left),
-                         "");
+    return LLVMBuildICmp(g->b, LLVMIntSLT, f->lanes, alc_cg_splat(g, left), "");
 }
 
 static void init_accs(struct pf *f)
@@ -697,8 +686,7 @@ static void init_accs(struct pf *f)
                 *p = LLVMBuildAlloca(g->b, g->v_f64, "acc");
                 /* raw VAR slots (n, K, s1, s2) all start at 0; SUM, MIN
                  * and MAX start at their identity */
-                st(f, alc_cg_vf(g, acc->kind == ALC_ACC_VAR ? 0.0 : id[s]),
-                   *p);
+                st(f, alc_cg_vf(g, acc->kind == ALC_ACC_VAR ? 0.0 : id[s]), *p);
             }
         }
     }
@@ -717,12 +705,12 @@ static void emit_entry(struct pf *f)
             continue;
         }
         LLVMValueRef idx = i64c(f, node);
-        LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_ENV], &idx,
-                                       1, "");
+        LLVMValueRef p =
+            LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_ENV], &idx, 1, "");
         f->use[node] = alc_cg_splat(g, LLVMBuildLoad2(g->b, g->t_f64, p, ""));
     }
-    f->v_rows = alc_cg_splat(
-        g, LLVMBuildSIToFP(g->b, f->arg[A_MATROWS], g->t_f64, ""));
+    f->v_rows =
+        alc_cg_splat(g, LLVMBuildSIToFP(g->b, f->arg[A_MATROWS], g->t_f64, ""));
     f->v_cols =
         alc_cg_splat(g, LLVMBuildSIToFP(g->b, f->arg[A_COLS], g->t_f64, ""));
     init_accs(f);
@@ -730,8 +718,8 @@ static void emit_entry(struct pf *f)
     for (int a = 0; a < f->ps->n_accs; a++) {
         if (f->ps->accs[a].kind == ALC_ACC_STORE) {
             LLVMValueRef idx = i64c(f, k++);
-            LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_ptr, f->arg[A_STORE],
-                                           &idx, 1, "");
+            LLVMValueRef p =
+                LLVMBuildGEP2(g->b, g->t_ptr, f->arg[A_STORE], &idx, 1, "");
             f->sptr[a] = LLVMBuildLoad2(g->b, g->t_ptr, p, "");
         }
     }
@@ -763,8 +751,8 @@ static void emit_exit(struct pf *f)
                                      ? f->K[a]
                                      : ld(f, *acc_slot(f, a, u, s));
                 LLVMValueRef idx = i64c(f, pos);
-                LLVMValueRef p = LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_RAW],
-                                               &idx, 1, "");
+                LLVMValueRef p =
+                    LLVMBuildGEP2(g->b, g->t_f64, f->arg[A_RAW], &idx, 1, "");
                 LLVMSetAlignment(LLVMBuildStore(g->b, v, p), 8);
                 pos += ALC_VL;
             }
@@ -844,9 +832,9 @@ static void emit_loops(struct pf *f)
 static LLVMValueRef declare_pass_fn(struct alc_cg *g, const char *name)
 {
     LLVMTypeRef params[A_N] = {
-        [A_W] = g->t_ptr,     [A_ACT] = g->t_ptr,     [A_NROWS] = g->t_i64,
-        [A_COLS] = g->t_i64,  [A_MATROWS] = g->t_i64, [A_ENV] = g->t_ptr,
-        [A_RAW] = g->t_ptr,   [A_STORE] = g->t_ptr,
+        [A_W] = g->t_ptr,    [A_ACT] = g->t_ptr,     [A_NROWS] = g->t_i64,
+        [A_COLS] = g->t_i64, [A_MATROWS] = g->t_i64, [A_ENV] = g->t_ptr,
+        [A_RAW] = g->t_ptr,  [A_STORE] = g->t_ptr,
     };
     LLVMTypeRef fty = LLVMFunctionType(g->t_void, params, A_N, 0);
     LLVMValueRef fn = LLVMAddFunction(g->mod, name, fty);
@@ -944,9 +932,9 @@ static void emit_vmath_fn(struct alc_cg *g, enum alc_jit_vfn which,
     LLVMBuildBr(g->b, head);
     LLVMPositionBuilderAtEnd(g->b, head);
     LLVMValueRef i = LLVMBuildLoad2(g->b, g->t_i64, iv, "");
-    LLVMBuildCondBr(
-        g->b, LLVMBuildICmp(g->b, LLVMIntSLT, i, LLVMGetParam(fn, 2), ""),
-        body, exit);
+    LLVMBuildCondBr(g->b,
+                    LLVMBuildICmp(g->b, LLVMIntSLT, i, LLVMGetParam(fn, 2), ""),
+                    body, exit);
     LLVMPositionBuilderAtEnd(g->b, body);
     LLVMValueRef px =
         LLVMBuildGEP2(g->b, g->t_f64, LLVMGetParam(fn, 0), &i, 1, "");
@@ -959,8 +947,7 @@ static void emit_vmath_fn(struct alc_cg *g, enum alc_jit_vfn which,
         LLVMBuildGEP2(g->b, g->t_f64, LLVMGetParam(fn, 1), &i, 1, "");
     LLVMSetAlignment(LLVMBuildStore(g->b, y, py), 8);
     LLVMBuildStore(
-        g->b,
-        LLVMBuildAdd(g->b, i, LLVMConstInt(g->t_i64, ALC_VL, 0), ""), iv);
+        g->b, LLVMBuildAdd(g->b, i, LLVMConstInt(g->t_i64, ALC_VL, 0), ""), iv);
     LLVMBuildBr(g->b, head);
     LLVMPositionBuilderAtEnd(g->b, exit);
     LLVMBuildRetVoid(g->b);

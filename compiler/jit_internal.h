@@ -22,8 +22,7 @@ struct alc_cg {
     LLVMBuilderRef b;
     const struct alc_jit_opts *opts;
     /* scalar types */
-    LLVMTypeRef t_f64, t_f32, t_f16, t_i64, t_i32, t_i16, t_i1, t_ptr,
-        t_void;
+    LLVMTypeRef t_f64, t_f32, t_f16, t_i64, t_i32, t_i16, t_i1, t_ptr, t_void;
     /* vector types, ALC_VL lanes */
     LLVMTypeRef v_f64, v_f32, v_f16, v_i64, v_i32, v_i16, v_i1;
     /* the function being generated: three <VL x double> stack slots for
@@ -39,8 +38,8 @@ LLVMValueRef alc_cg_vi(struct alc_cg *g, uint64_t x); /* <VL x i64> */
 LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef scalar);
 /* Calls an overloaded intrinsic (overload types tys[0 .. n_tys)). */
 LLVMValueRef alc_cg_intrinsic(struct alc_cg *g, const char *name,
-                              LLVMTypeRef *tys, int n_tys,
-                              LLVMValueRef *args, int n_args);
+                              LLVMTypeRef *tys, int n_tys, LLVMValueRef *args,
+                              int n_args);
 /* Applies op's map function (ops.c) to each lane through one call of
  * alc_jit_vmap (b may be NULL for a unary op). Needs g->scratch. */
 LLVMValueRef alc_cg_vmap(struct alc_cg *g, int op, LLVMValueRef a,
@@ -55,8 +54,8 @@ void alc_cg_scratch(struct alc_cg *g);
 void alc_jit_vmap(int32_t op, const double *a, const double *b, double *out);
 LLVMValueRef alc_cg_fma(struct alc_cg *g, LLVMValueRef a, LLVMValueRef b,
                         LLVMValueRef c);
-LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p,
-                         LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p, LLVMValueRef a,
+                         LLVMValueRef b);
 LLVMValueRef alc_cg_select(struct alc_cg *g, LLVMValueRef c, LLVMValueRef a,
                            LLVMValueRef b);
 

@@ -26,7 +26,7 @@
 #include "jit_internal.h"
 #include "llvm_compat.h"
 
-typedef void (*pass_fn)(const void *w, const float *act, int64_t nrows,
+typedef void (*pass_fn)(const void *w, const double *act, int64_t nrows,
                         int64_t cols, int64_t mat_rows, const double *env,
                         double *raw, double **store);
 
@@ -38,13 +38,13 @@ struct jit_code {
 };
 
 struct alc_jit {
-    struct alc_ir ir;        /* compacted copy, owned */
+    struct alc_ir ir; /* compacted copy, owned */
     struct alc_plan plan;
     struct alc_jit_opts opts;
-    struct jit_code *code;   /* one reference; NULL without passes */
-    char prefix[32];         /* of its function names in the module */
-    pass_fn *fns;            /* (n_passes * ALC_DT_COUNT) */
-    int *raw_size;           /* (n_passes) doubles per raw record */
+    struct jit_code *code; /* one reference; NULL without passes */
+    char prefix[32];       /* of its function names in the module */
+    pass_fn *fns;          /* (n_passes * ALC_DT_COUNT) */
+    int *raw_size;         /* (n_passes) doubles per raw record */
     alc_jit_vfn_ptr vfns[ALC_VFN_COUNT];
 };
 
@@ -178,8 +178,8 @@ static int ensure_symbols(struct alc_diag *d)
 
 /* Emits the functions of the states js[0 .. n) that have code into g's
  * module, each under a fresh prefix; returns how many have code. */
-static int emit_states(struct alc_cg *g, struct alc_jit **js, int n,
-                       int vmath, struct alc_diag *d)
+static int emit_states(struct alc_cg *g, struct alc_jit **js, int n, int vmath,
+                       struct alc_diag *d)
 {
     int with_code = 0;
     for (int i = 0; i < n; i++) {
@@ -290,8 +290,8 @@ static struct alc_jit *jit_new(const struct alc_ir *ir,
 }
 
 int alc_jit_compile_batch(const struct alc_ir *const *irs, int n,
-                          const struct alc_jit_opts *opts,
-                          struct alc_jit **out, struct alc_diag *d)
+                          const struct alc_jit_opts *opts, struct alc_jit **out,
+                          struct alc_diag *d)
 {
     int rc = -1;
     for (int i = 0; i < n; i++) {
@@ -434,16 +434,19 @@ struct pass_run {
     const struct alc_jit *j;
     const struct alc_units *units;
     const struct alc_plan_pass *ps;
-    int k;                   /* 0-based pass index */
+    int k; /* 0-based pass index */
     double *env;
     struct chunk *chunks;
     int64_t n_chunks;
-    struct unit_chunks *uc;  /* (n_units) */
-    double *rec;             /* (n_chunks * n_slots) combined records */
-    double *raw;             /* (n_workers * raw_size) kernel scratch */
-    double **store;          /* (n_stores) unit buffers while storing */
-    double **wstore;         /* (n_workers * n_stores) per-call pointers */
-    int64_t task0;           /* first chunk of the current parallel run */
+    struct unit_chunks *uc; /* (n_units) */
+    double *rec;            /* (n_chunks * n_slots) combined records */
+    double *raw;            /* (n_workers * raw_size) kernel scratch */
+    double **store;         /* (n_stores) unit buffers while storing */
+    double **wstore;        /* (n_workers * n_stores) per-call pointers */
+    int64_t task0;          /* first chunk of the current parallel run */
+    double **act;           /* (n_units * max mats) act vectors as double,
+                               or NULLs when the program reads no act */
+    int max_mats;
     struct alc_pool *pool;
     const struct alc_jit_eval *hooks; /* never NULL */
 };
@@ -554,12 +557,13 @@ static void run_chunk(void *ctx, int64_t task, int worker)
     }
     const char *w = mv->w;
     if (w != NULL) {
-        w += (size_t)(c->r0 * mv->cols) * (size_t)alc_dtype_table[mv->dtype]
-                                              .size;
+        w += (size_t)(c->r0 * mv->cols) *
+             (size_t)alc_dtype_table[mv->dtype].size;
     }
     pass_fn fn = x->j->fns[x->k * ALC_DT_COUNT + (int)mv->dtype];
-    fn(w, mv->act, c->nr, mv->cols, mv->rows,
-       x->env + (size_t)c->u * (size_t)x->j->ir.n_nodes, raw, st);
+    fn(w, x->act[(size_t)c->u * (size_t)x->max_mats + (size_t)c->m], c->nr,
+       mv->cols, mv->rows, x->env + (size_t)c->u * (size_t)x->j->ir.n_nodes,
+       raw, st);
     fold_raw(ps, x->j->opts.unroll, raw, c->elem0,
              x->rec + (size_t)ci * (size_t)ps->n_slots);
 }
@@ -616,8 +620,9 @@ static int run_units_storing(struct pass_run *x, struct alc_diag *d)
         for (int i = 0; i < ps->n_stores; i++) {
             x->store[i] = malloc(((size_t)uc->numel + 1) * sizeof(double));
             if (x->store[i] == NULL) {
-                alc_diag_errorf(d, "out of memory: quantile needs the %lld "
-                                   "values of unit %d",
+                alc_diag_errorf(d,
+                                "out of memory: quantile needs the %lld "
+                                "values of unit %d",
                                 (long long)uc->numel, u);
                 for (int k = 0; k < i; k++) {
                     free(x->store[k]);
@@ -646,8 +651,9 @@ static int check_dtypes(const struct alc_jit *j, const struct alc_units *U,
             int dt = (int)U->units[u].mats[m].dtype;
             if (dt >= 0 && dt < ALC_DT_COUNT &&
                 !(j->opts.dtypes & (1u << dt))) {
-                alc_diag_errorf(d, "unit %d: weights are %s but the "
-                                   "allocation was compiled without it",
+                alc_diag_errorf(d,
+                                "unit %d: weights are %s but the "
+                                "allocation was compiled without it",
                                 u, alc_dtype_table[dt].st_name);
                 return -1;
             }
@@ -669,12 +675,13 @@ static int run_pass(void *ctx, int pass, double *env, struct alc_diag *d)
         goto oom;
     }
     x->rec = malloc(((size_t)x->n_chunks + 1) * (size_t)x->ps->n_slots *
-                        sizeof *x->rec + 1);
-    x->raw = malloc((size_t)nw * (size_t)x->j->raw_size[x->k] *
-                        sizeof *x->raw + 1);
+                        sizeof *x->rec +
+                    1);
+    x->raw =
+        malloc((size_t)nw * (size_t)x->j->raw_size[x->k] * sizeof *x->raw + 1);
     x->store = calloc((size_t)x->ps->n_stores + 1, sizeof *x->store);
-    x->wstore = calloc((size_t)nw * ((size_t)x->ps->n_stores + 1),
-                       sizeof *x->wstore);
+    x->wstore =
+        calloc((size_t)nw * ((size_t)x->ps->n_stores + 1), sizeof *x->wstore);
     if (!x->rec || !x->raw || !x->store || !x->wstore) {
         goto oom;
     }
@@ -705,35 +712,91 @@ done:
     return rc;
 }
 
+static void free_act(struct pass_run *x)
+{
+    size_t n = (size_t)x->units->n_units * (size_t)x->max_mats;
+    for (size_t i = 0; x->act != NULL && i < n; i++) {
+        free(x->act[i]);
+    }
+    free(x->act);
+    x->act = NULL;
+}
+
+/* Each matrix's act vector as double, when the program reads act. */
+static int widen_act(struct pass_run *x, struct alc_diag *d)
+{
+    const unsigned need = (1u << ALC_IN_WANDA) | (1u << ALC_IN_ACT);
+    int need_act = 0;
+    for (int k = 0; k < x->j->plan.n_passes; k++) {
+        need_act |= (x->j->plan.passes[k].inputs & need) != 0;
+    }
+    for (int u = 0; u < x->units->n_units; u++) {
+        int n = x->units->units[u].n_mats;
+        x->max_mats = n > x->max_mats ? n : x->max_mats;
+    }
+    x->act = calloc((size_t)x->units->n_units * (size_t)x->max_mats + 1,
+                    sizeof *x->act);
+    if (x->act == NULL) {
+        goto oom;
+    }
+    for (int u = 0; u < x->units->n_units && need_act; u++) {
+        const struct alc_unit_view *uv = &x->units->units[u];
+        for (int m = 0; m < uv->n_mats; m++) {
+            const struct alc_mat_view *mv = &uv->mats[m];
+            double *a = malloc((size_t)mv->cols * sizeof *a + 1);
+            if (a == NULL) {
+                goto oom;
+            }
+            for (int64_t c = 0; c < mv->cols; c++) {
+                a[c] = (double)mv->act[c];
+            }
+            x->act[(size_t)u * (size_t)x->max_mats + (size_t)m] = a;
+        }
+    }
+    return 0;
+oom:
+    alc_diag_errorf(d, "out of memory evaluating the allocation");
+    return -1;
+}
+
 int alc_jit_evaluate(struct alc_jit *j, const struct alc_units *units,
                      const struct alc_eval_opts *opts,
-                     const struct alc_jit_eval *hooks,
-                     struct alc_eval_out *out, struct alc_diag *d)
+                     const struct alc_jit_eval *hooks, struct alc_eval_out *out,
+                     struct alc_diag *d)
 {
     static const struct alc_jit_eval no_hooks = {0};
-    struct pass_run x = {.j = j, .units = units,
-                         .hooks = hooks != NULL ? hooks : &no_hooks};
+    struct pass_run x = {
+        .j = j, .units = units, .hooks = hooks != NULL ? hooks : &no_hooks};
     double t0 = alc_now();
     int rc = -1;
     if (units->n_units <= 0) {
         alc_diag_errorf(d, "no allocation units to evaluate");
         return -1;
     }
-    double *env = malloc((size_t)units->n_units * (size_t)j->ir.n_nodes *
-                             sizeof *env + 1);
+    double *env = malloc(
+        (size_t)units->n_units * (size_t)j->ir.n_nodes * sizeof *env + 1);
     int nt = opts->n_threads > 0 ? opts->n_threads : alc_default_threads();
     x.pool = alc_pool_new(nt);
     if (env == NULL || x.pool == NULL) {
         alc_diag_errorf(d, "out of memory evaluating the allocation");
         goto done;
     }
+    /* the executor checks again; act vectors must be known good before
+     * they are widened */
+    if (alc_plan_check_units(alc_ir_inputs_used(&j->ir), units, d) != 0) {
+        goto done;
+    }
     if (j->plan.n_passes > 0 && check_dtypes(j, units, d) != 0) {
         goto done;
     }
-    rc = alc_plan_execute(&j->plan, &j->ir, units, opts, run_pass, &x, env,
-                          out, d);
+    if (j->plan.n_passes > 0 && widen_act(&x, d) != 0) {
+        goto done;
+    }
+    rc = alc_plan_execute(&j->plan, &j->ir, units, opts, run_pass, &x, env, out,
+                          d);
 done:
     alc_pool_free(x.pool);
+    free_act(&x);
     free(env);
     out->seconds = alc_now() - t0;
     return rc;

@@ -79,9 +79,9 @@ static LLVMValueRef log_finite(struct alc_cg *g, LLVMValueRef x)
         b, mant, LLVMBuildXor(b, i, alc_cg_vi(g, 0x3ff0000000000000ull), ""),
         "");
     LLVMValueRef m = LLVMBuildBitCast(b, mbits, g->v_f64, "");
-    LLVMValueRef e = LLVMBuildAnd(
-        b, LLVMBuildLShr(b, bits, alc_cg_vi(g, 52), ""), alc_cg_vi(g, 0x7ff),
-        "");
+    LLVMValueRef e =
+        LLVMBuildAnd(b, LLVMBuildLShr(b, bits, alc_cg_vi(g, 52), ""),
+                     alc_cg_vi(g, 0x7ff), "");
     e = LLVMBuildAdd(b, e, LLVMBuildLShr(b, i, alc_cg_vi(g, 52), ""), "");
     e = LLVMBuildSub(b, e, alc_cg_vi(g, 1023), "");
     LLVMValueRef k = vadd(g, LLVMBuildSIToFP(b, e, g->v_f64, ""), kadj);
@@ -92,11 +92,11 @@ static LLVMValueRef log_finite(struct alc_cg *g, LLVMValueRef x)
     LLVMValueRef w = vmul(g, z, z);
     /* t1 = w (Lg2 + w (Lg4 + w Lg6)), t2 = z (Lg1 + w (Lg3 + w (Lg5 +
      * w Lg7))) in Horner form with fused multiply-adds */
-    LLVMValueRef t1 = alc_cg_fma(g, w, kf(g, from_bits(LG6)),
-                                 kf(g, from_bits(LG4)));
+    LLVMValueRef t1 =
+        alc_cg_fma(g, w, kf(g, from_bits(LG6)), kf(g, from_bits(LG4)));
     t1 = vmul(g, w, alc_cg_fma(g, w, t1, kf(g, from_bits(LG2))));
-    LLVMValueRef t2 = alc_cg_fma(g, w, kf(g, from_bits(LG7)),
-                                 kf(g, from_bits(LG5)));
+    LLVMValueRef t2 =
+        alc_cg_fma(g, w, kf(g, from_bits(LG7)), kf(g, from_bits(LG5)));
     t2 = alc_cg_fma(g, w, t2, kf(g, from_bits(LG3)));
     t2 = vmul(g, z, alc_cg_fma(g, w, t2, kf(g, from_bits(LG1))));
     LLVMValueRef R = vadd(g, t2, t1);
@@ -117,11 +117,11 @@ static LLVMValueRef log_finite(struct alc_cg *g, LLVMValueRef x)
 static LLVMValueRef log_vec(struct alc_cg *g, LLVMValueRef x)
 {
     LLVMValueRef res = log_finite(g, x);
-    res = alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOEQ, x, kf(g, INFINITY)),
-                        x, res);
-    LLVMValueRef sp = alc_cg_select(
-        g, alc_cg_fcmp(g, LLVMRealOEQ, x, kf(g, 0.0)), kf(g, -INFINITY),
-        kf(g, NAN));
+    res = alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOEQ, x, kf(g, INFINITY)), x,
+                        res);
+    LLVMValueRef sp =
+        alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOEQ, x, kf(g, 0.0)),
+                      kf(g, -INFINITY), kf(g, NAN));
     return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOGT, x, kf(g, 0.0)), res,
                          sp);
 }
@@ -162,8 +162,8 @@ static LLVMValueRef exp_vec(struct alc_cg *g, LLVMValueRef x)
     LLVMValueRef t = vmul(g, xc, kf(g, 1.4426950408889634));
     LLVMValueRef kd = alc_cg_intrinsic(g, "llvm.rint", &g->v_f64, 1, &t, 1);
     /* NaN lanes: fptosi(NaN) is poison, so convert 0 there instead */
-    LLVMValueRef kd0 = alc_cg_select(
-        g, alc_cg_fcmp(g, LLVMRealUNO, kd, kd), kf(g, 0.0), kd);
+    LLVMValueRef kd0 =
+        alc_cg_select(g, alc_cg_fcmp(g, LLVMRealUNO, kd, kd), kf(g, 0.0), kd);
     LLVMValueRef ki = LLVMBuildFPToSI(b, kd0, g->v_i64, "");
     LLVMValueRef r = vsub(g, xc, vmul(g, kd, kf(g, from_bits(LN2_HI))));
     r = vsub(g, r, vmul(g, kd, kf(g, from_bits(LN2_LO))));
@@ -193,8 +193,8 @@ static LLVMValueRef exp_vec(struct alc_cg *g, LLVMValueRef x)
 static LLVMValueRef log1p_vec(struct alc_cg *g, LLVMValueRef y)
 {
     LLVMValueRef u = vadd(g, kf(g, 1.0), y);
-    LLVMValueRef c = LLVMBuildFDiv(g->b, vsub(g, y, vsub(g, u, kf(g, 1.0))),
-                                   u, "");
+    LLVMValueRef c =
+        LLVMBuildFDiv(g->b, vsub(g, y, vsub(g, u, kf(g, 1.0))), u, "");
     LLVMValueRef r = vadd(g, log_vec(g, u), c);
     return alc_cg_select(g, alc_cg_fcmp(g, LLVMRealOEQ, y, kf(g, INFINITY)),
                          kf(g, INFINITY), r);

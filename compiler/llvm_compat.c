@@ -26,8 +26,8 @@
  * time. No pass here changes floating-point results (no fast-math flags
  * are ever set).
  */
-#define ALC_LLVM_PIPELINE                                                   \
-    "function(sroa,early-cse,instcombine,simplifycfg,loop-mssa(licm),gvn,"  \
+#define ALC_LLVM_PIPELINE                                                      \
+    "function(sroa,early-cse,instcombine,simplifycfg,loop-mssa(licm),gvn,"     \
     "instcombine,simplifycfg)"
 
 #if LLVM_VERSION_MAJOR != 16
@@ -60,7 +60,7 @@ static struct {
     LLVMTargetMachineRef tm; /* for optimisation and asm; guarded by mu */
     pthread_mutex_t mu;
     LLVMOrcLLJITRef jit;
-} g = {PTHREAD_ONCE_INIT, 0, "", NULL, NULL, NULL, NULL,
+} g = {PTHREAD_ONCE_INIT,         0,   "", NULL, NULL, NULL, NULL,
        PTHREAD_MUTEX_INITIALIZER, NULL};
 
 /* Records an initialisation failure (err may be NULL) in g.err. */
@@ -88,8 +88,8 @@ static int create_tm(void)
         return -1;
     }
     g.tm = LLVMCreateTargetMachine(target, g.triple, g.cpu, g.features,
-                                   LLVMCodeGenLevelAggressive,
-                                   LLVMRelocDefault, LLVMCodeModelJITDefault);
+                                   LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+                                   LLVMCodeModelJITDefault);
     if (g.tm == NULL) {
         set_init_error("cannot create the host target machine", NULL);
         return -1;
@@ -161,8 +161,7 @@ int alc_llvm_define(const char *name, void *addr, struct alc_diag *d)
     LLVMOrcCSymbolMapPair pair = {
         LLVMOrcLLJITMangleAndIntern(g.jit, name),
         {(LLVMOrcExecutorAddress)(uintptr_t)addr,
-         {LLVMJITSymbolGenericFlagsExported |
-              LLVMJITSymbolGenericFlagsCallable,
+         {LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable,
           0}}};
     LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(&pair, 1);
     LLVMErrorRef err =
@@ -220,8 +219,10 @@ int alc_llvm_optimize(struct alc_llvm_unit *u, struct alc_diag *d)
 {
     char *msg = NULL;
     if (LLVMVerifyModule(u->mod, LLVMReturnStatusAction, &msg) != 0) {
-        alc_diag_errorf(d, "generated LLVM IR is invalid (a compiler bug): "
-                           "%s", msg ? msg : "");
+        alc_diag_errorf(d,
+                        "generated LLVM IR is invalid (a compiler bug): "
+                        "%s",
+                        msg ? msg : "");
         LLVMDisposeMessage(msg);
         return -1;
     }

@@ -12,31 +12,20 @@
 #include "plan.h"
 
 const int alc_acc_slots[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = 1,
-    [ALC_ACC_MIN] = 2,
-    [ALC_ACC_MAX] = 2,
-    [ALC_ACC_VAR] = 4,
-    [ALC_ACC_STORE] = 0,
+    [ALC_ACC_SUM] = 1, [ALC_ACC_MIN] = 2,   [ALC_ACC_MAX] = 2,
+    [ALC_ACC_VAR] = 4, [ALC_ACC_STORE] = 0,
 };
 _Static_assert(ALC_ACC_COUNT == 5, "accumulator tables out of sync");
 
 const char *const alc_acc_kind_name[ALC_ACC_COUNT] = {
-    [ALC_ACC_SUM] = "sum",
-    [ALC_ACC_MIN] = "min",
-    [ALC_ACC_MAX] = "max",
-    [ALC_ACC_VAR] = "var",
-    [ALC_ACC_STORE] = "store",
+    [ALC_ACC_SUM] = "sum", [ALC_ACC_MIN] = "min",     [ALC_ACC_MAX] = "max",
+    [ALC_ACC_VAR] = "var", [ALC_ACC_STORE] = "store",
 };
 
 const char *const alc_acc_fn_name[ALC_AF_COUNT] = {
-    [ALC_AF_ID] = "x",
-    [ALC_AF_ABS] = "abs",
-    [ALC_AF_SQ] = "sq",
-    [ALC_AF_LOG] = "log",
-    [ALC_AF_NZ] = "nz",
-    [ALC_AF_POS] = "pos",
-    [ALC_AF_GE0] = "ge0",
-    [ALC_AF_XLOGX] = "xlogx",
+    [ALC_AF_ID] = "x",    [ALC_AF_ABS] = "abs",     [ALC_AF_SQ] = "sq",
+    [ALC_AF_LOG] = "log", [ALC_AF_NZ] = "nz",       [ALC_AF_POS] = "pos",
+    [ALC_AF_GE0] = "ge0", [ALC_AF_XLOGX] = "xlogx",
 };
 _Static_assert(ALC_AF_COUNT == 8, "accumulator function table out of sync");
 
@@ -66,8 +55,8 @@ static void compute_depths(const struct alc_ir *ir, int *depth, int *eldep)
         int m = 0;
         for (int a = 0; a < n->nargs; a++) {
             int x = n->arg[a];
-            m = imax(m, ir->nodes[x].level == ALC_LV_ELEM ? eldep[x]
-                                                          : depth[x]);
+            m = imax(m,
+                     ir->nodes[x].level == ALC_LV_ELEM ? eldep[x] : depth[x]);
         }
         if (n->level == ALC_LV_ELEM) {
             depth[i] = -1;
@@ -326,8 +315,8 @@ static void node_text(const struct alc_ir *ir, int i, struct alc_sb *out)
         alc_sb_printf(out, "param %s", ir->params[n->u.param].name);
         return;
     default:
-        alc_sb_puts(out, n->op == ALC_OP_NEG ? "neg"
-                                             : alc_op_table[n->op].name);
+        alc_sb_puts(out,
+                    n->op == ALC_OP_NEG ? "neg" : alc_op_table[n->op].name);
         for (int a = 0; a < n->nargs; a++) {
             alc_sb_printf(out, " %%%d", n->arg[a]);
         }
@@ -542,9 +531,8 @@ static double entropy_finish(double S, double n, double T)
 }
 
 double alc_plan_finish(const struct alc_plan_pass *p,
-                       const struct alc_plan_red *red,
-                       const struct alc_ir *ir, const double *rec,
-                       double numel)
+                       const struct alc_plan_red *red, const struct alc_ir *ir,
+                       const double *rec, double numel)
 {
     const double *s0 = rec + p->accs[red->acc[0]].slot;
     switch (ir->nodes[red->node].op) {
@@ -756,8 +744,7 @@ static void write_outputs(struct exec *x, struct alc_eval_out *out)
     for (int u = 0; u < L; u++) {
         out->sparsity[u] = *val(x, u, x->ir->sparsity);
         if (out->score != NULL) {
-            out->score[u] = x->ir->score >= 0 ? *val(x, u, x->ir->score)
-                                              : NAN;
+            out->score[u] = x->ir->score >= 0 ? *val(x, u, x->ir->score) : NAN;
         }
     }
     if (out->nodes == NULL) {

@@ -44,6 +44,25 @@
  * op table's map functions (ops.c), and its alc_interp_reduce /
  * alc_interp_rank (interp.h) for layer -> model reductions, rank and the
  * selection of a quantile from a unit's stored values.
+ *
+ * What a backend does with a plan (jit_llvm.c is the worked example):
+ *   1. alc_plan_build at compile time; generate, per pass, code that at
+ *      each element evaluates passes[k].elems in order (inputs per ops.h;
+ *      layer/model operands -- passes[k].uses -- are per-unit constants
+ *      read from env), then for each accumulator applies its alc_acc_fn to
+ *      the node's value and folds it into a partial state (SUM: add; MIN/
+ *      MAX: keep the value and its element index, ties to the earlier;
+ *      VAR: count, per-lane shift K = the first value seen and the sums of
+ *      x - K and (x - K)^2, converted by alc_plan_var_from_shifted; STORE:
+ *      write the value at its element index in the unit).
+ *   2. At evaluation: alc_plan_execute(plan, ir, units, opts, pass_fn, ...)
+ *      with a pass_fn that, for every unit, reduces the unit's partial
+ *      states with alc_plan_acc_combine in an order fixed by the data
+ *      layout only (jit_llvm.c: lanes, then chunks of whole rows, each in
+ *      a pairwise tree), and writes alc_plan_finish(...) -- or, for a
+ *      quantile, alc_interp_reduce(ALC_OP_QUANTILE, stored values, numel,
+ *      env[q]) -- into env[u * n_nodes + red.node].
+ * `dsac emit --target plan FILE` prints the plan (alc_plan_dump).
  */
 #ifndef ALC_PLAN_H
 #define ALC_PLAN_H
@@ -90,9 +109,9 @@ enum alc_acc_fn {
     ALC_AF_COUNT
 };
 
-extern const int alc_acc_slots[ALC_ACC_COUNT];              /* state size */
-extern const char *const alc_acc_kind_name[ALC_ACC_COUNT];  /* "sum" */
-extern const char *const alc_acc_fn_name[ALC_AF_COUNT];     /* "abs" */
+extern const int alc_acc_slots[ALC_ACC_COUNT];             /* state size */
+extern const char *const alc_acc_kind_name[ALC_ACC_COUNT]; /* "sum" */
+extern const char *const alc_acc_fn_name[ALC_AF_COUNT];    /* "abs" */
 
 struct alc_plan_acc {
     enum alc_acc_kind kind;
@@ -110,18 +129,18 @@ struct alc_plan_red {
 };
 
 struct alc_plan_pass {
-    int *elems;   /* (n_elems) element-level nodes evaluated per element,
-                     in topological order (leaves and inputs included) */
+    int *elems; /* (n_elems) element-level nodes evaluated per element,
+                   in topological order (leaves and inputs included) */
     int n_elems;
-    int *uses;    /* (n_uses) layer/model nodes the element code reads,
-                     constant within a unit (constants and params too) */
+    int *uses; /* (n_uses) layer/model nodes the element code reads,
+                  constant within a unit (constants and params too) */
     int n_uses;
     struct alc_plan_red *reds; /* (n_reds) */
     int n_reds;
     struct alc_plan_acc *accs; /* (n_accs) */
     int n_accs;
-    int n_slots;   /* size of the pass's combined record (doubles) */
-    int n_stores;  /* accumulators of kind ALC_ACC_STORE */
+    int n_slots;     /* size of the pass's combined record (doubles) */
+    int n_stores;    /* accumulators of kind ALC_ACC_STORE */
     unsigned inputs; /* element inputs read (1u << enum alc_input) */
 };
 
@@ -131,11 +150,11 @@ struct alc_plan_stage {
 };
 
 struct alc_plan {
-    int n_nodes;      /* of the IR the plan was built from */
+    int n_nodes; /* of the IR the plan was built from */
     int n_passes;
     struct alc_plan_pass *passes;  /* (n_passes) passes[0] is "pass 1" */
     struct alc_plan_stage *stages; /* (n_passes + 1) */
-    int *depth;       /* (n_nodes) per node; -1 for element-level nodes */
+    int *depth; /* (n_nodes) per node; -1 for element-level nodes */
 };
 
 /*
@@ -166,9 +185,8 @@ void alc_plan_var_from_shifted(double n, double K, double s1, double s2,
  * of numel elements. Not for quantile: select it from the stored values
  * with alc_interp_reduce(ALC_OP_QUANTILE, ...). */
 double alc_plan_finish(const struct alc_plan_pass *p,
-                       const struct alc_plan_red *red,
-                       const struct alc_ir *ir, const double *rec,
-                       double numel);
+                       const struct alc_plan_red *red, const struct alc_ir *ir,
+                       const double *rec, double numel);
 
 /* ---- Execution ---- */
 
@@ -180,7 +198,7 @@ double alc_plan_finish(const struct alc_plan_pass *p,
  * r.node]; it may read the values of earlier stages there.
  */
 typedef int (*alc_plan_pass_fn)(void *ctx, int pass, double *env,
-                                 struct alc_diag *d);
+                                struct alc_diag *d);
 
 /*
  * Checks that units can supply what ir reads (act vectors for wanda/act,

@@ -6,6 +6,8 @@
  * bit-identical results for any thread count, ill-conditioned variance,
  * quantile, errors, and memory staying flat over many compile/free cycles.
  */
+#include <pthread.h>
+
 #include "alc_test.h"
 #include "ir_build.h"
 #include "jit.h"
@@ -45,6 +47,18 @@ static int same_bits(double a, double b)
     return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
 }
 
+/* The node of the constant k (it must exist). */
+static int ir_find_const(const struct alc_ir *ir, double k)
+{
+    for (int i = 0; i < ir->n_nodes; i++) {
+        if (ir->nodes[i].op == ALC_OP_CONST && ir->nodes[i].u.k == k) {
+            return i;
+        }
+    }
+    fail_msg("no constant %g", k);
+    return -1;
+}
+
 /* Units of one 1x1 matrix each, weight w[i] (F32) and act a[i]. */
 struct single {
     struct alc_unit_view uv[64];
@@ -53,29 +67,28 @@ struct single {
     struct alc_units units;
 };
 
-static void single_init(struct single *s, const float *w, const float *a,
-                        int n)
+static void single_init(struct single *s, const float *w, const float *a, int n)
 {
     memset(s, 0, sizeof *s);
     for (int i = 0; i < n; i++) {
         s->w[i] = w[i];
         s->act[i] = a[i];
-        s->mv[i] = (struct alc_mat_view){&s->w[i], ALC_DT_F32, 1, 1,
-                                         &s->act[i], 1.0, 1.0, NULL};
+        s->mv[i] = (struct alc_mat_view){&s->w[i],   ALC_DT_F32, 1,   1,
+                                         &s->act[i], 1.0,        1.0, NULL};
         s->uv[i] = (struct alc_unit_view){&s->mv[i], 1, i, NULL};
     }
     s->units = (struct alc_units){s->uv, n};
 }
 
 static const float special_w[] = {
-    0.0f,  -0.0f, 1.0f,  -1.0f, 2.5f,    -3.75f,   INFINITY, -INFINITY,
-    NAN,   1e-40f, -1e-40f, 0.5f, 1e30f, -1e30f,  20.0f,    20.5f,
-    -20.0f, 710.0f, -746.0f, 0.75f, 3.0f, -0.25f, 1e-8f,   7.0f,
+    0.0f,   -0.0f,  1.0f,    -1.0f, 2.5f,  -3.75f, INFINITY, -INFINITY,
+    NAN,    1e-40f, -1e-40f, 0.5f,  1e30f, -1e30f, 20.0f,    20.5f,
+    -20.0f, 710.0f, -746.0f, 0.75f, 3.0f,  -0.25f, 1e-8f,    7.0f,
 };
 static const float special_a[] = {
-    1.0f,  2.0f, -0.0f, 0.0f, NAN,  0.5f, 3.0f, -2.0f,
-    1.0f,  INFINITY, -1.0f, 0.25f, 1e-30f, 4.0f, 20.0f, -20.5f,
-    0.5f,  1.0f, 2.0f, 0.75f, -3.0f, 0.0f, 1e8f, 7.0f,
+    1.0f, 2.0f,     -0.0f, 0.0f,  NAN,    0.5f, 3.0f,  -2.0f,
+    1.0f, INFINITY, -1.0f, 0.25f, 1e-30f, 4.0f, 20.0f, -20.5f,
+    0.5f, 1.0f,     2.0f,  0.75f, -3.0f,  0.0f, 1e8f,  7.0f,
 };
 #define N_SPECIAL ((int)(sizeof special_w / sizeof special_w[0]))
 
@@ -115,8 +128,8 @@ static void check_map_op(enum alc_op op, int libm)
                                    : info->map3(x, y, z);
         if (exact_op(op) || libm) {
             if (!same_bits(sp[i], want)) {
-                fail_msg("%s(%g, %g, %g): jit %.17g want %.17g",
-                         info->name, x, y, z, sp[i], want);
+                fail_msg("%s(%g, %g, %g): jit %.17g want %.17g", info->name, x,
+                         y, z, sp[i], want);
             }
         } else {
             /* log/exp family: vectorised, a few ulps (see vmath test) */
@@ -200,8 +213,8 @@ static void check_program(struct alc_ir *ir, const struct alc_units *U,
 static void test_jit_reductions_vs_ref(void **state)
 {
     static const enum alc_op reds[] = {
-        ALC_OP_MEAN, ALC_OP_VAR,     ALC_OP_STD,     ALC_OP_SUM,
-        ALC_OP_MIN,  ALC_OP_MAX,     ALC_OP_L1,      ALC_OP_L2,
+        ALC_OP_MEAN,    ALC_OP_VAR,     ALC_OP_STD,     ALC_OP_SUM,
+        ALC_OP_MIN,     ALC_OP_MAX,     ALC_OP_L1,      ALC_OP_L2,
         ALC_OP_MEANABS, ALC_OP_GEOMEAN, ALC_OP_ENTROPY, ALC_OP_CNT,
     };
     struct alc_rng r;
@@ -278,15 +291,15 @@ static void test_jit_dtype_conversions(void **state)
     for (int dt = ALC_DT_F16; dt <= ALC_DT_BF16; dt++) {
         for (int i = 0; i < N; i++) {
             h[i] = (uint16_t)i;
-            mv[i] = (struct alc_mat_view){&h[i], (enum alc_dtype)dt, 1, 1,
-                                          NULL, 1, 1, NULL};
+            mv[i] = (struct alc_mat_view){
+                &h[i], (enum alc_dtype)dt, 1, 1, NULL, 1, 1, NULL};
             uv[i] = (struct alc_unit_view){&mv[i], 1, 0, NULL};
         }
         struct alc_units U = {uv, N};
         eval_or_fail(j, &U, 2, sp, nodes);
         for (int i = 0; i < N; i++) {
-            double want = dt == ALC_DT_F16 ? alc_f16_to_f32(h[i])
-                                           : alc_bf16_to_f32(h[i]);
+            double want =
+                dt == ALC_DT_F16 ? alc_f16_to_f32(h[i]) : alc_bf16_to_f32(h[i]);
             if (!same_bits(sp[i], want)) {
                 fail_msg("dtype %d pattern 0x%04x: %a vs %a", dt, i, sp[i],
                          want);
@@ -441,13 +454,13 @@ static void test_jit_vmath_vs_libm(void **state)
     }
     double wp =
         check_vfn(alc_jit_vmath(j, ALC_VFN_LOG1P), log1p, x, N, "log1p");
-    print_message("vmath worst error: log %.3f, exp %.3f, log1p %.3f ulp\n",
-                  wl, we, wp);
-    static const double sp[16] = {0.0,      -0.0,    -1.0,   INFINITY,
-                                  -INFINITY, NAN,    1.0,    0x1p-1074,
-                                  0x1p-1022, 0x1.fffffffffffffp1023,
-                                  709.78,   709.79,  -745.1, -745.2,
-                                  -0x1p-1074, 2.0};
+    print_message("vmath worst error: log %.3f, exp %.3f, log1p %.3f ulp\n", wl,
+                  we, wp);
+    static const double sp[16] = {
+        0.0,    -0.0,   -1.0,      INFINITY,  -INFINITY,
+        NAN,    1.0,    0x1p-1074, 0x1p-1022, 0x1.fffffffffffffp1023,
+        709.78, 709.79, -745.1,    -745.2,    -0x1p-1074,
+        2.0};
     double y[16];
     alc_jit_vmath(j, ALC_VFN_LOG)(sp, y, 16);
     for (int i = 0; i < 16; i++) {
@@ -602,6 +615,110 @@ static void test_jit_compile_release_flat_rss(void **state)
     assert_true((double)(r1 - r0) < 0.1 * per * CYCLES);
 }
 
+/* ---- Through alloc.c: cache and dispatch ---- */
+
+/* OWL with another default for M: same structure, same hash. */
+static void owl_with_m(struct alc_ir *ir, double m)
+{
+    alc_ir_init(ir);
+    irb_owl(ir);
+    ir->params[0].value = m;
+}
+
+/* Compiling a structure again is a cache hit (no compilation, 0 s); a
+ * param's default is not part of the structure, and evaluation reads the
+ * defaults of the IR it was given; a new constant is a new structure. */
+static void test_jit_cache_hit(void **state)
+{
+    struct alc_ir a, b, c;
+    struct alc_diag d;
+    alc_diag_init(&d);
+    owl_with_m(&a, 5.0);
+    owl_with_m(&b, 2.0);
+    owl_with_m(&c, 5.0);
+    c.nodes[ir_find_const(&c, 2.0)].u.k = 3.0; /* another structure */
+    struct alc_compiled *ca = alc_compile(&a, ALC_BE_LLVM, &d);
+    struct alc_compiled *cb = alc_compile(&b, ALC_BE_LLVM, &d);
+    struct alc_compiled *cc = alc_compile(&c, ALC_BE_LLVM, &d);
+    assert_non_null(ca);
+    assert_non_null(cb);
+    assert_non_null(cc);
+    assert_false(alc_compiled_cache_hit(ca));
+    assert_true(alc_compiled_compile_seconds(ca) > 0.0);
+    assert_true(alc_compiled_cache_hit(cb));
+    assert_true(alc_compiled_compile_seconds(cb) == 0.0);
+    assert_false(alc_compiled_cache_hit(cc));
+    /* b evaluates with its own M = 2 on the shared code: same as the
+     * interpreter with M = 2, different from a */
+    struct alc_rng r;
+    alc_rng_seed(&r, 8);
+    struct fx_units f;
+    fx_units_make(&f, &r, 4, 2, 30, 80, ALC_DT_BF16, 0.0);
+    double sa[4], sb[4], si[4];
+    double *nb = calloc((size_t)alc_compiled_ir(cb)->n_nodes * 4, 8);
+    struct alc_eval_opts o = {.S = 0.6};
+    struct alc_eval_out oa = {.sparsity = sa}, ob = {.sparsity = sb};
+    assert_int_equal(alc_evaluate(ca, &f.units, &o, &oa, &d), 0);
+    assert_int_equal(alc_evaluate(cb, &f.units, &o, &ob, &d), 0);
+    fx_interp_eval(alc_compiled_ir(cb), &f.units, 0.6, NULL, si, nb);
+    for (int u = 0; u < 4; u++) {
+        assert_close(sb[u], si[u], 1e-12);
+    }
+    assert_true(memcmp(sa, sb, sizeof sa) != 0);
+    free(nb);
+    alc_compiled_free(ca);
+    alc_compiled_free(cb);
+    alc_compiled_free(cc);
+    fx_units_free(&f);
+    alc_ir_free(&a);
+    alc_ir_free(&b);
+    alc_ir_free(&c);
+    alc_diag_free(&d);
+}
+
+struct compile_job {
+    int first, n, failures;
+};
+
+static void *compile_thread(void *arg)
+{
+    struct compile_job *job = arg;
+    for (int i = job->first; i < job->first + job->n; i++) {
+        struct alc_jit *j = compile_nth(1000 + i);
+        struct alc_rng r;
+        struct fx_units f;
+        double sp[3], nodes[3 * 64];
+        alc_rng_seed(&r, (uint64_t)i);
+        fx_units_make(&f, &r, 3, 1, 10, 40, ALC_DT_BF16, 0.0);
+        struct alc_eval_opts o = {.S = 0.5, .n_threads = 1};
+        struct alc_eval_out out = {.sparsity = sp, .nodes = nodes};
+        struct alc_diag d;
+        alc_diag_init(&d);
+        job->failures += alc_jit_evaluate(j, &f.units, &o, NULL, &out, &d);
+        job->failures += !isfinite(sp[0]);
+        alc_diag_free(&d);
+        fx_units_free(&f);
+        alc_jit_free(j);
+    }
+    return NULL;
+}
+
+/* Several threads compiling, evaluating and freeing different functions
+ * at the same time. */
+static void test_jit_concurrent_compiles(void **state)
+{
+    pthread_t t[3];
+    struct compile_job jobs[3] = {{0, 15, 0}, {15, 15, 0}, {30, 15, 0}};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, compile_thread, &jobs[i]),
+                         0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(jobs[i].failures, 0);
+    }
+}
+
 /* ---- Generated code ---- */
 
 /* The DSA kernel is vectorised: <8 x double> arithmetic and no call of
@@ -646,6 +763,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_jit_missing_act_is_error),
         cmocka_unit_test(test_jit_compile_release_flat_rss),
         cmocka_unit_test(test_jit_emit_vectorised),
+        cmocka_unit_test(test_jit_cache_hit),
+        cmocka_unit_test(test_jit_concurrent_compiles),
     };
     if (argc > 1) {
         cmocka_set_test_filter(argv[1]);

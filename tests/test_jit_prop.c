@@ -79,30 +79,31 @@ static int is_elem_red(const struct alc_ir *ir, int i)
 /* ---- Cases ---- */
 
 enum klass {
-    K_PASS,        /* agrees */
-    K_PASS_ALLOW,  /* agrees given the cancellation/overflow allowance */
-    K_ILL_HOST,    /* outputs sensitive to 1e-12 changes of reductions */
-    K_ILL_CANCEL,  /* a reduction ill-conditioned in itself, propagated */
-    K_ILL_ELEM,    /* log/exp ulps amplified within the element code */
+    K_PASS,       /* agrees */
+    K_PASS_ALLOW, /* agrees given the cancellation/overflow allowance */
+    K_ILL_HOST,   /* outputs sensitive to 1e-12 changes of reductions */
+    K_ILL_CANCEL, /* a reduction ill-conditioned in itself, propagated */
+    K_ILL_ELEM,   /* log/exp ulps amplified within the element code */
     K_COUNT
 };
 
 static const char *const klass_name[K_COUNT] = {
-    "agree", "agree within the cancellation/overflow allowance",
+    "agree",
+    "agree within the cancellation/overflow allowance",
     "ill-conditioned at layer/model level",
     "ill-conditioned reduction (cancellation/overflow) propagated",
     "ill-conditioned at element level (log/exp ulps amplified)",
 };
 
 struct pcase {
-    char *src;              /* program text, for failure messages */
-    const char *name;       /* "stdlib/owl.alloc" or "random 123" */
-    struct alc_ir ir;       /* lowered */
-    struct alc_jit *jit;    /* vector mode */
+    char *src;           /* program text, for failure messages */
+    const char *name;    /* "stdlib/owl.alloc" or "random 123" */
+    struct alc_ir ir;    /* lowered */
+    struct alc_jit *jit; /* vector mode */
     struct fx_units units;
     uint64_t seed;
     double S;
-    double *params;         /* (n_params) or NULL */
+    double *params; /* (n_params) or NULL */
 };
 
 struct stats {
@@ -114,8 +115,8 @@ struct stats {
 /* Everything the evaluations of one case need, sized for its IR. */
 struct evals {
     int N, L;
-    double *ref, *ref_sp;       /* interpreter: nodes, sparsity */
-    double *nodes, *sp, *red;   /* a JIT run */
+    double *ref, *ref_sp;     /* interpreter: nodes, sparsity */
+    double *nodes, *sp, *red; /* a JIT run */
     double *nodes2, *sp2, *red2;
 };
 
@@ -147,8 +148,7 @@ static void evals_free(struct evals *e)
 }
 
 static void jit_run(struct pcase *c, struct alc_jit *j, int threads,
-                    const struct alc_jit_eval *hooks, double *sp,
-                    double *nodes)
+                    const struct alc_jit_eval *hooks, double *sp, double *nodes)
 {
     struct alc_diag d;
     struct alc_eval_opts o = {c->S, c->params, threads};
@@ -160,8 +160,7 @@ static void jit_run(struct pcase *c, struct alc_jit *j, int threads,
     alc_diag_free(&d);
 }
 
-static struct alc_jit *compile_mode(struct pcase *c, int libm,
-                                    double perturb)
+static struct alc_jit *compile_mode(struct pcase *c, int libm, double perturb)
 {
     struct alc_diag d;
     struct alc_jit_opts o = {.libm = libm, .perturb = perturb, .chunk = 64};
@@ -270,8 +269,8 @@ static void check_host_exact(struct pcase *c, const struct alc_ir *ir,
             if (!(isnan(a) && isnan(b)) && memcmp(&a, &b, sizeof a) != 0) {
                 fail_msg("%s: host node %%%d (%s) unit %d: %.17g vs "
                          "interpreter %.17g\n%s",
-                         c->name, i, alc_op_table[ir->nodes[i].op].name, u,
-                         a, b, c->src);
+                         c->name, i, alc_op_table[ir->nodes[i].op].name, u, a,
+                         b, c->src);
             }
         }
     }
@@ -295,8 +294,7 @@ static int bad_reductions(struct pcase *c, const struct alc_ir *ir,
             if (close_enough(red[at], ref[at], is_integral(ir, i))) {
                 continue;
             }
-            if (!is_integral(ir, i) &&
-                allowed(c, ir, i, u, red[at], ref[at])) {
+            if (!is_integral(ir, i) && allowed(c, ir, i, u, red[at], ref[at])) {
                 *used_allow = 1;
                 continue;
             }
@@ -498,8 +496,7 @@ static void case_load(struct pcase *c, const char *name, const char *src)
     alc_ir_init(&c->ir);
     struct alc_program *p = alc_front_load(&a, name, src, strlen(src), &d);
     if (p == NULL || alc_lower(p, &c->ir, &d) != 0) {
-        fail_msg("%s does not compile:\n%s\n%s", name, alc_diag_text(&d),
-                 src);
+        fail_msg("%s does not compile:\n%s\n%s", name, alc_diag_text(&d), src);
     }
     alc_arena_free(&a);
     alc_diag_free(&d);
@@ -560,8 +557,7 @@ static void test_jit_prop_stdlib(void **state)
             strcmp(de->d_name, "prelude.alloc") == 0) {
             continue;
         }
-        snprintf(path, sizeof path, "%s/stdlib/%s", ALC_SOURCE_DIR,
-                 de->d_name);
+        snprintf(path, sizeof path, "%s/stdlib/%s", ALC_SOURCE_DIR, de->d_name);
         char *src = NULL;
         size_t n = 0;
         struct alc_diag d;

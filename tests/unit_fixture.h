@@ -16,23 +16,22 @@
 
 struct fx_units {
     struct alc_units units;
-    struct alc_unit_view *uv;  /* (n_units) */
-    struct alc_mat_view *mv;   /* (n_mats) all matrices */
-    void **w;                  /* (n_mats) owned weight buffers */
-    float **act;               /* (n_mats) owned act vectors */
+    struct alc_unit_view *uv; /* (n_units) */
+    struct alc_mat_view *mv;  /* (n_mats) all matrices */
+    void **w;                 /* (n_mats) owned weight buffers */
+    float **act;              /* (n_mats) owned act vectors */
     int n_mats;
 };
 
 /* Special values mixed into the data with probability p_special each. */
 static inline float fx_special(struct alc_rng *r)
 {
-    static const float sp[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN,
-                               1e-40f, -3e-39f, 65504.0f, 1.0f, -1.0f};
+    static const float sp[] = {0.0f,   -0.0f,   INFINITY, -INFINITY, NAN,
+                               1e-40f, -3e-39f, 65504.0f, 1.0f,      -1.0f};
     return sp[alc_rng_below(r, sizeof sp / sizeof sp[0])];
 }
 
-static inline float fx_value(struct alc_rng *r, double p_special,
-                             double scale)
+static inline float fx_value(struct alc_rng *r, double p_special, double scale)
 {
     if (alc_rng_double(r) < p_special) {
         return fx_special(r);
@@ -47,9 +46,8 @@ static inline float fx_value(struct alc_rng *r, double p_special,
  * specials when p_special > 0.
  */
 static inline void fx_units_make(struct fx_units *f, struct alc_rng *r,
-                                 int n_units, int mats_per_unit,
-                                 int max_rows, int max_cols, int dt,
-                                 double p_special)
+                                 int n_units, int mats_per_unit, int max_rows,
+                                 int max_cols, int dt, double p_special)
 {
     memset(f, 0, sizeof *f);
     f->n_mats = n_units * mats_per_unit;
@@ -61,9 +59,9 @@ static inline void fx_units_make(struct fx_units *f, struct alc_rng *r,
         struct alc_mat_view *mv = &f->mv[m];
         int64_t rows = 1 + (int64_t)alc_rng_below(r, (uint64_t)max_rows);
         int64_t cols = 1 + (int64_t)alc_rng_below(r, (uint64_t)max_cols);
-        enum alc_dtype d =
-            dt >= 0 ? (enum alc_dtype)dt
-                    : (enum alc_dtype)alc_rng_below(r, ALC_DT_COUNT);
+        enum alc_dtype d = dt >= 0
+                               ? (enum alc_dtype)dt
+                               : (enum alc_dtype)alc_rng_below(r, ALC_DT_COUNT);
         size_t n = (size_t)(rows * cols);
         float *tmp = malloc((n + 1) * sizeof *tmp);
         double scale = exp(4.0 * (alc_rng_double(r) - 0.5)); /* per matrix */
@@ -79,9 +77,14 @@ static inline void fx_units_make(struct fx_units *f, struct alc_rng *r,
                                ? fx_special(r)
                                : (float)(0.1 + 3.0 * alc_rng_double(r));
         }
-        *mv = (struct alc_mat_view){f->w[m], d, rows, cols, f->act[m],
+        *mv = (struct alc_mat_view){f->w[m],
+                                    d,
+                                    rows,
+                                    cols,
+                                    f->act[m],
                                     alc_rng_double(r) * 4.0 + 1.0,
-                                    alc_rng_double(r) * 4.0 + 1.0, NULL};
+                                    alc_rng_double(r) * 4.0 + 1.0,
+                                    NULL};
     }
     for (int u = 0; u < n_units; u++) {
         f->uv[u].mats = &f->mv[u * mats_per_unit];
