@@ -35,6 +35,10 @@ struct block_stats {
     int leader[N_GROUPS]; /* first present linear of the group, or -1 */
     int last[N_GROUPS];   /* last present linear of the group, or -1 */
     int64_t nseq;         /* sequences in the batch being fed */
+    int stop_at_down;     /* abort the forward after feeding DOWN's input:
+                             its GEMM output is not needed (pass 2's
+                             statistics run works on a copy) */
+    int stopped;          /* the hook stopped the forward on purpose */
     struct alc_pool *pool;
     struct alc_diag *d;
 };
@@ -88,8 +92,37 @@ static int stats_hook(void *ctx, int layer, enum alc_lin lin, const float *x,
     if (h->leader[g] != (int)lin) {
         return 0;
     }
-    return alc_prune_stats_add_batch(&h->st[g], x, rows, h->nseq, h->pool,
-                                     h->d);
+    if (alc_prune_stats_add_batch(&h->st[g], x, rows, h->nseq, h->pool,
+                                  h->d) != 0) {
+        return -1;
+    }
+    if (h->stop_at_down && lin == ALC_LIN_DOWN) {
+        h->stopped = 1; /* the last GEMM of the block would be wasted */
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * alc_fwd_block with the statistics hook. When h->stop_at_down, the hook
+ * ends the forward after DOWN's input (forward.h: a non-zero hook return
+ * aborts the forward); that planned stop is not an error.
+ */
+static int block_with_stats(struct alc_fwd *f, const struct alc_block *b,
+                            float *x, int nb, int T, struct block_stats *h,
+                            struct alc_diag *d)
+{
+    struct alc_diag fd;
+    alc_diag_init(&fd);
+    h->stopped = 0;
+    int rc = alc_fwd_block(f, b, x, nb, T, stats_hook, h, &fd);
+    if (rc != 0 && h->stopped) {
+        rc = 0;
+    } else if (rc != 0) {
+        alc_diag_raw(d, 1, alc_diag_text(&fd));
+    }
+    alc_diag_free(&fd);
+    return rc;
 }
 
 /* ---- Calibration inputs ---- */
@@ -134,9 +167,9 @@ static int begin_inputs(struct alc_session *s, struct alc_fwd *f,
 }
 
 /*
- * Runs every batch of inps through block b. With a hook, the statistics
- * are fed; in_place = 0 runs on a copy per batch (tmp, B*T*C floats) and
- * leaves inps alone.
+ * Runs every batch of inps through block b. With h, the statistics are
+ * fed; in_place = 0 runs on a copy per batch (tmp, B*T*C floats), leaves
+ * inps alone and skips the block's last GEMM, whose output nobody reads.
  */
 static int run_block(struct alc_session *s, struct alc_fwd *f,
                      const struct alc_block *b, float *inps, float *tmp,
@@ -151,11 +184,15 @@ static int run_block(struct alc_session *s, struct alc_fwd *f,
             memcpy(tmp, x, (size_t)nb * T * C * sizeof *tmp);
             x = tmp;
         }
+        int rc = 0;
         if (h != NULL) {
             h->nseq = nb;
+            h->stop_at_down = !in_place;
+            rc = block_with_stats(f, b, x, nb, T, h, d);
+        } else {
+            rc = alc_fwd_block(f, b, x, nb, T, NULL, NULL, d);
         }
-        if (alc_fwd_block(f, b, x, nb, T, h ? stats_hook : NULL, h, d) !=
-            0) {
+        if (rc != 0) {
             return -1;
         }
     }
