@@ -56,8 +56,8 @@ static int dsac_child(const char *dir, const char *method, int threads,
     struct alc_prune_opts o;
     struct alc_diag d;
     alc_diag_init(&d);
-    alc_prune_opts_default(&o, (enum alc_prune_method)
-                                   alc_prune_method_from_name(method), 0);
+    alc_prune_opts_default(
+        &o, (enum alc_prune_method)alc_prune_method_from_name(method), 0);
     if (alc_allocfn_load(&f, NULL, ALC_BE_INTERP, &d) != 0 ||
         alc_session_open(&s, &so, &d) != 0 ||
         alc_session_calibrate(&s, &co, &d) != 0 ||
@@ -180,8 +180,8 @@ static void write_ratios(const char *dir, const char *model)
     struct alc_diag d;
     struct alc_sb sb;
     static const char *const names[ALC_LIN_COUNT] = {
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-        "down_proj"};
+        "q_proj",    "k_proj",  "v_proj",   "o_proj",
+        "gate_proj", "up_proj", "down_proj"};
     alc_diag_init(&d);
     alc_sb_init(&sb);
     if (alc_model_load(&m, model, &d) != 0) {
@@ -190,8 +190,10 @@ static void write_ratios(const char *dir, const char *model)
     alc_sb_puts(&sb, "{\"linears\": [");
     for (int l = 0; l < m.cfg.n_layers; l++) {
         for (int k = 0; k < ALC_LIN_COUNT; k++) {
-            alc_sb_printf(&sb, "%s{\"block\": %d, \"linear\": \"%s\", "
-                          "\"asked\": 0.5}", l || k ? ", " : "", l, names[k]);
+            alc_sb_printf(&sb,
+                          "%s{\"block\": %d, \"linear\": \"%s\", "
+                          "\"asked\": 0.5}",
+                          l || k ? ", " : "", l, names[k]);
         }
     }
     alc_sb_puts(&sb, "]}\n");
@@ -211,16 +213,16 @@ struct side {
     double seconds, rss_mb;
 };
 
-static struct side run_dsac(const char *model, const char *method,
-                            int threads, const char *tmp, int dump,
-                            int *batch)
+static struct side run_dsac(const char *model, const char *method, int threads,
+                            const char *tmp, int dump, int *batch)
 {
     char th[16], out[4096];
     struct side r;
     snprintf(th, sizeof th, "%d", threads);
     snprintf(out, sizeof out, "%s/dsac.out", tmp);
-    char *argv[] = {"/proc/self/exe", "--child", (char *)model,
-                    (char *)method, th, dump ? (char *)tmp : NULL, NULL};
+    char *argv[] = {
+        "/proc/self/exe",          "--child", (char *)model, (char *)method, th,
+        dump ? (char *)tmp : NULL, NULL};
     r.rss_mb = run_child(argv, out);
     char *text = slurp(out);
     r.seconds = strtod(text, NULL);
@@ -229,8 +231,8 @@ static struct side run_dsac(const char *model, const char *method,
     return r;
 }
 
-static struct side run_torch(const char *model, const char *method,
-                             int threads, int batch, const char *tmp)
+static struct side run_torch(const char *model, const char *method, int threads,
+                             int batch, const char *tmp)
 {
     char th[16], bs[16], ids[4096], rat[4096], res[4096], out[4096];
     struct side r;
@@ -242,9 +244,21 @@ static struct side run_torch(const char *model, const char *method,
     snprintf(out, sizeof out, "%s/torch.out", tmp);
     char *argv[] = {"/usr/bin/python3",
                     ALC_SOURCE_DIR "/tools/ref_prune_model.py",
-                    "--model", (char *)model, "--calib-ids", ids,
-                    "--ratios", rat, "--method", (char *)method,
-                    "--threads", th, "--batch", bs, "--out", res, NULL};
+                    "--model",
+                    (char *)model,
+                    "--calib-ids",
+                    ids,
+                    "--ratios",
+                    rat,
+                    "--method",
+                    (char *)method,
+                    "--threads",
+                    th,
+                    "--batch",
+                    bs,
+                    "--out",
+                    res,
+                    NULL};
     r.rss_mb = run_child(argv, out);
     char *text = slurp(res);
     r.seconds = json_num(text, "seconds_prune");
@@ -297,8 +311,7 @@ int main(int argc, char **argv)
            "pruned forward (calibration forward included)\n\n",
            threads, reps);
     printf("%-32s %-10s %9s %9s %8s %10s %9s %10s\n", "model", "method",
-           "dsac s", "torch s", "speedup", "model MB", "dsac RSS",
-           "torch RSS");
+           "dsac s", "torch s", "speedup", "model MB", "dsac RSS", "torch RSS");
     for (int mi = 0; mi < 2; mi++) {
         write_ratios(tmp, models[mi]);
         double mb = (double)model_bytes(models[mi]) / (1024.0 * 1024.0);
@@ -306,12 +319,12 @@ int main(int argc, char **argv)
             struct side a = {INFINITY, 0}, b = {INFINITY, 0};
             int batch = 1;
             for (int r = 0; r < reps; r++) {
-                struct side x = run_dsac(models[mi], methods[k], threads,
-                                         tmp, r == 0 && k == 0, &batch);
+                struct side x = run_dsac(models[mi], methods[k], threads, tmp,
+                                         r == 0 && k == 0, &batch);
                 a = x.seconds < a.seconds ? x : a;
                 if (torch) {
-                    struct side y = run_torch(models[mi], methods[k],
-                                              threads, batch, tmp);
+                    struct side y =
+                        run_torch(models[mi], methods[k], threads, batch, tmp);
                     b = y.seconds < b.seconds ? y : b;
                 }
             }

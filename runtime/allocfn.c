@@ -21,8 +21,10 @@ static int compile(struct alc_allocfn *f, const char *src, size_t len,
         return -1;
     }
     if (alc_program_is_library(f->prog)) {
-        alc_diag_errorf(d, "%s: a library of fns has no `sparsity =` to "
-                        "allocate with", f->path);
+        alc_diag_errorf(d,
+                        "%s: a library of fns has no `sparsity =` to "
+                        "allocate with",
+                        f->path);
         return -1;
     }
     if (alc_lower(f->prog, &f->ir, d) != 0) {
@@ -101,8 +103,8 @@ static void list_params(const struct alc_allocfn *f, struct alc_sb *sb)
     }
 }
 
-int alc_allocfn_set_param(struct alc_allocfn *f, const char *name,
-                          double value, struct alc_diag *d)
+int alc_allocfn_set_param(struct alc_allocfn *f, const char *name, double value,
+                          struct alc_diag *d)
 {
     int i = alc_ir_param_find(&f->ir, name);
     if (i < 0) {
@@ -116,9 +118,10 @@ int alc_allocfn_set_param(struct alc_allocfn *f, const char *name,
     }
     const struct alc_ir_param *p = &f->ir.params[i];
     if (!(value >= p->lo && value <= p->hi)) {
-        alc_diag_errorf(d, "%s: param %s = %.17g is outside its declared "
-                        "range [%.17g, %.17g]", f->path, name, value, p->lo,
-                        p->hi);
+        alc_diag_errorf(d,
+                        "%s: param %s = %.17g is outside its declared "
+                        "range [%.17g, %.17g]",
+                        f->path, name, value, p->lo, p->hi);
         return -1;
     }
     f->params[i] = value;
@@ -139,8 +142,10 @@ int alc_allocfn_set_param_str(struct alc_allocfn *f, const char *spec,
     name[eq - spec] = '\0';
     double v = strtod(eq + 1, &end);
     if (end == eq + 1 || *end != '\0' || !(v == v)) {
-        alc_diag_errorf(d, "bad value in param '%s' (expected NAME=VALUE "
-                        "with a number)", spec);
+        alc_diag_errorf(d,
+                        "bad value in param '%s' (expected NAME=VALUE "
+                        "with a number)",
+                        spec);
         return -1;
     }
     return alc_allocfn_set_param(f, name, v, d);
@@ -202,8 +207,8 @@ int alc_allocfn_print(const struct alc_allocfn *f, const char *header,
     }
     for (int i = 0; i < p->n_stmts; i++) {
         struct alc_stmt *s = p->stmts[i];
-        int k = s->kind == ALC_ST_PARAM ? alc_ir_param_find(&f->ir, s->name)
-                                        : -1;
+        int k =
+            s->kind == ALC_ST_PARAM ? alc_ir_param_find(&f->ir, s->name) : -1;
         if (k >= 0) {
             s->value = f->params[k];
         }

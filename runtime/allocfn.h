@@ -17,18 +17,18 @@
 #include "ir.h"
 
 struct alc_allocfn {
-    struct alc_arena arena;     /* owns prog and src */
-    struct alc_program *prog;   /* checked syntax tree */
-    struct alc_ir ir;           /* lowered; owned */
-    struct alc_compiled *c;     /* compiled for be; owned */
+    struct alc_arena arena;   /* owns prog and src */
+    struct alc_program *prog; /* checked syntax tree */
+    struct alc_ir ir;         /* lowered; owned */
+    struct alc_compiled *c;   /* compiled for be; owned */
     enum alc_backend be;
-    char *path;                 /* the file, or "uniform (built in)" */
-    uint64_t ast_hash;          /* alc_ast_hash: canonical print without
-                                   comments (layout-independent) */
-    uint64_t src_hash;          /* alc_hash64 of the file's bytes */
-    double *params;             /* (ir.n_params) current values, starting
-                                   at the declared defaults */
-    unsigned inputs;            /* alc_compiled_inputs */
+    char *path;        /* the file, or "uniform (built in)" */
+    uint64_t ast_hash; /* alc_ast_hash: canonical print without
+                          comments (layout-independent) */
+    uint64_t src_hash; /* alc_hash64 of the file's bytes */
+    double *params;    /* (ir.n_params) current values, starting
+                          at the declared defaults */
+    unsigned inputs;   /* alc_compiled_inputs */
     double compile_seconds;
 };
 
@@ -43,8 +43,8 @@ void alc_allocfn_free(struct alc_allocfn *f);
 
 /* Sets a param; errors name it and its declared range when value is
  * outside it, or list the program's params when the name is unknown. */
-int alc_allocfn_set_param(struct alc_allocfn *f, const char *name,
-                          double value, struct alc_diag *d);
+int alc_allocfn_set_param(struct alc_allocfn *f, const char *name, double value,
+                          struct alc_diag *d);
 
 /* Parses "NAME=VALUE" and sets it. */
 int alc_allocfn_set_param_str(struct alc_allocfn *f, const char *spec,

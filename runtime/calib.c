@@ -84,14 +84,14 @@ static int build_stream(struct alc_calib *c, const struct alc_docs *docs,
     for (int64_t i = 0; i < n_docs; i++) {
         int32_t *ids = NULL;
         int64_t n = 0;
-        if (alc_tok_encode(t, docs->text[i], docs->len[i], 0, &ids, &n,
-                           d) != 0) {
+        if (alc_tok_encode(t, docs->text[i], docs->len[i], 0, &ids, &n, d) !=
+            0) {
             free(stream);
             return -1;
         }
         int32_t eos = c->eos_id;
-        int bad = (i > 0 && eos >= 0 && append_ids(&stream, &len, &cap,
-                                                   &eos, 1) != 0) ||
+        int bad = (i > 0 && eos >= 0 &&
+                   append_ids(&stream, &len, &cap, &eos, 1) != 0) ||
                   append_ids(&stream, &len, &cap, ids, n) != 0;
         free(ids);
         if (bad) {
@@ -115,9 +115,10 @@ static int cut_stream(struct alc_calib *c, const struct alc_calib_opts *o,
     int64_t N = o->nsamples, T = o->seqlen;
     struct alc_rng rng;
     if (n < T) {
-        alc_diag_errorf(d, "%s: %lld tokens, fewer than one calibration "
-                        "window of %lld", o->path, (long long)n,
-                        (long long)T);
+        alc_diag_errorf(d,
+                        "%s: %lld tokens, fewer than one calibration "
+                        "window of %lld",
+                        o->path, (long long)n, (long long)T);
         return -1;
     }
     alc_rng_seed(&rng, o->seed);
@@ -154,16 +155,17 @@ static int cut_c4_random(struct alc_calib *c, const struct alc_docs *docs,
         for (int draw = 0;; draw++) {
             if (draw == MAX_DRAWS) {
                 free(ids);
-                alc_diag_errorf(d, "%s: no document of more than %lld "
-                                "tokens found in %d draws", o->path,
-                                (long long)T, MAX_DRAWS);
+                alc_diag_errorf(d,
+                                "%s: no document of more than %lld "
+                                "tokens found in %d draws",
+                                o->path, (long long)T, MAX_DRAWS);
                 return -1;
             }
             doc = (int64_t)alc_rng_below(&rng, (uint64_t)n_docs);
             free(ids);
             ids = NULL;
-            if (alc_tok_encode(t, docs->text[doc], docs->len[doc], 0, &ids,
-                               &n, d) != 0) {
+            if (alc_tok_encode(t, docs->text[doc], docs->len[doc], 0, &ids, &n,
+                               d) != 0) {
                 return -1;
             }
             c->n_tokens += n;
@@ -187,9 +189,10 @@ static int check_opts(const struct alc_calib_opts *o, struct alc_diag *d)
         return -1;
     }
     if (o->nsamples < 1 || o->seqlen < 2) {
-        alc_diag_errorf(d, "%s: need at least 1 calibration window of 2 "
-                        "tokens (nsamples %d, seqlen %d)", o->path,
-                        o->nsamples, o->seqlen);
+        alc_diag_errorf(d,
+                        "%s: need at least 1 calibration window of 2 "
+                        "tokens (nsamples %d, seqlen %d)",
+                        o->path, o->nsamples, o->seqlen);
         return -1;
     }
     if ((int)o->mode < 0 || o->mode >= ALC_CALIB_COUNT) {
@@ -211,8 +214,8 @@ int alc_calib_build(struct alc_calib *c, const struct alc_calib_opts *o,
     if (check_opts(o, d) != 0) {
         return -1;
     }
-    c->fmt = o->fmt >= 0 ? (enum alc_data_fmt)o->fmt
-                         : alc_data_fmt_guess(o->path);
+    c->fmt =
+        o->fmt >= 0 ? (enum alc_data_fmt)o->fmt : alc_data_fmt_guess(o->path);
     if (alc_data_read(o->path, c->fmt, &docs, d) != 0) {
         return -1;
     }
@@ -246,9 +249,9 @@ int alc_calib_build(struct alc_calib *c, const struct alc_calib_opts *o,
     rc = cut_stream(c, o, stream, n, d);
 done:
     if (rc == 0) {
-        c->ids_hash = alc_hash64(c->ids, (size_t)c->nsamples *
-                                             (size_t)c->seqlen * sizeof *c->ids,
-                                 0);
+        c->ids_hash = alc_hash64(
+            c->ids, (size_t)c->nsamples * (size_t)c->seqlen * sizeof *c->ids,
+            0);
         c->seconds = alc_now() - t0;
     } else {
         alc_calib_free(c);
@@ -265,9 +268,10 @@ int alc_calib_write_ids(const struct alc_calib *c, const char *path,
 {
     struct alc_sb sb;
     alc_sb_init(&sb);
-    alc_sb_printf(&sb, "{\"seqlen\": %d, \"nsamples\": %d, \"mode\": \"%s\","
-                  " \"ids\": [", c->seqlen, c->nsamples,
-                  alc_calib_mode_name[c->mode]);
+    alc_sb_printf(&sb,
+                  "{\"seqlen\": %d, \"nsamples\": %d, \"mode\": \"%s\","
+                  " \"ids\": [",
+                  c->seqlen, c->nsamples, alc_calib_mode_name[c->mode]);
     for (int i = 0; i < c->nsamples; i++) {
         alc_sb_puts(&sb, i ? ",\n[" : "\n[");
         for (int t = 0; t < c->seqlen; t++) {

@@ -31,44 +31,40 @@
 #include "data.h"
 #include "tokenizer.h"
 
-enum alc_calib_mode {
-    ALC_CALIB_EVEN,
-    ALC_CALIB_RANDOM,
-    ALC_CALIB_COUNT
-};
+enum alc_calib_mode { ALC_CALIB_EVEN, ALC_CALIB_RANDOM, ALC_CALIB_COUNT };
 
 /* "even", "random" (ORDER enum alc_calib_mode). */
 extern const char *const alc_calib_mode_name[ALC_CALIB_COUNT];
 int alc_calib_mode_from_name(const char *name); /* -1 when unknown */
 
 struct alc_calib_opts {
-    const char *path;         /* calibration file */
-    int fmt;                  /* enum alc_data_fmt, -1 = by name */
-    int nsamples;             /* N windows (>= 1) */
-    int seqlen;               /* T tokens per window (>= 2) */
+    const char *path; /* calibration file */
+    int fmt;          /* enum alc_data_fmt, -1 = by name */
+    int nsamples;     /* N windows (>= 1) */
+    int seqlen;       /* T tokens per window (>= 2) */
     enum alc_calib_mode mode;
-    uint64_t seed;            /* random mode only */
-    int64_t max_docs;         /* C4: documents used, 0 = all */
+    uint64_t seed;    /* random mode only */
+    int64_t max_docs; /* C4: documents used, 0 = all */
 };
 
 struct alc_calib {
-    int32_t *ids;             /* (nsamples, seqlen) row-major; owned */
-    int64_t *start;           /* (nsamples) start of each window in the
-                                 stream (random C4: in its document) */
-    int64_t *doc;             /* (nsamples) document of each window (0 for
-                                 a single-document file) */
+    int32_t *ids;   /* (nsamples, seqlen) row-major; owned */
+    int64_t *start; /* (nsamples) start of each window in the
+                       stream (random C4: in its document) */
+    int64_t *doc;   /* (nsamples) document of each window (0 for
+                       a single-document file) */
     int nsamples, seqlen;
     enum alc_calib_mode mode;
     uint64_t seed;
-    char *path;               /* copy of opts.path */
+    char *path; /* copy of opts.path */
     enum alc_data_fmt fmt;
     uint64_t file_bytes, file_hash; /* of the file on disk */
-    int64_t docs, docs_used;  /* documents in the file / tokenized */
-    int64_t n_tokens;         /* tokens of the stream (even and raw random
-                                 modes) or of the documents tokenized */
-    int eos_id;               /* separator between C4 documents, or -1 */
-    uint64_t ids_hash;        /* alc_hash64 of ids: the windows' identity */
-    double seconds;           /* reading + tokenizing + cutting */
+    int64_t docs, docs_used;        /* documents in the file / tokenized */
+    int64_t n_tokens;               /* tokens of the stream (even and raw random
+                                       modes) or of the documents tokenized */
+    int eos_id;                     /* separator between C4 documents, or -1 */
+    uint64_t ids_hash; /* alc_hash64 of ids: the windows' identity */
+    double seconds;    /* reading + tokenizing + cutting */
 };
 
 /* Builds the windows; errors name the file ("FILE: 812 tokens, fewer than

@@ -19,16 +19,16 @@
 /* The fields of struct alc_eval_result (eval.h), without the per-window
  * losses. */
 struct alc_ppl {
-    int64_t n_ids;       /* tokens given */
-    int64_t n_windows;   /* windows evaluated */
-    int64_t n_avail;     /* floor(n_ids / T) */
-    int64_t n_dropped;   /* tail tokens that fill no window */
-    int64_t n_scored;    /* n_windows * (T - 1) predictions */
+    int64_t n_ids;     /* tokens given */
+    int64_t n_windows; /* windows evaluated */
+    int64_t n_avail;   /* floor(n_ids / T) */
+    int64_t n_dropped; /* tail tokens that fill no window */
+    int64_t n_scored;  /* n_windows * (T - 1) predictions */
     int seqlen, batch, n_threads;
-    double mean_nll;     /* mean over windows of the window mean NLL */
-    double nll_sd;       /* sample standard deviation of window losses */
-    double ppl;          /* exp(mean_nll) */
-    double ppl_se;       /* ppl * nll_sd / sqrt(n_windows) */
+    double mean_nll; /* mean over windows of the window mean NLL */
+    double nll_sd;   /* sample standard deviation of window losses */
+    double ppl;      /* exp(mean_nll) */
+    double ppl_se;   /* ppl * nll_sd / sqrt(n_windows) */
     double seconds;
     double tokens_per_s;
 };

@@ -16,19 +16,19 @@
 
 /* One run, as much of it as happened (NULL members are left out). */
 struct alc_report_run {
-    const char *command;                 /* "prune", "alloc", "tune" */
+    const char *command; /* "prune", "alloc", "tune" */
     const struct alc_session *s;
-    const struct alc_allocfn *fn;        /* program and param values */
-    const char *backend;                 /* as chosen ("llvm") */
+    const struct alc_allocfn *fn; /* program and param values */
+    const char *backend;          /* as chosen ("llvm") */
     double S;
     enum alc_gran gran;
-    const struct alc_prune_opts *prune;  /* method knobs, or NULL */
+    const struct alc_prune_opts *prune; /* method knobs, or NULL */
     const struct alc_alloc_result *alloc;
-    const struct alc_prune_report *pr;   /* NULL when nothing was pruned */
-    int eval_idx;                        /* session dataset, -1 = none */
-    const struct alc_ppl *ppl;           /* pruned model, or NULL */
-    const struct alc_ppl *dense_ppl;     /* dense model, or NULL */
-    const char *out_dir;                 /* saved model, or NULL */
+    const struct alc_prune_report *pr; /* NULL when nothing was pruned */
+    int eval_idx;                      /* session dataset, -1 = none */
+    const struct alc_ppl *ppl;         /* pruned model, or NULL */
+    const struct alc_ppl *dense_ppl;   /* dense model, or NULL */
+    const char *out_dir;               /* saved model, or NULL */
     double seconds_total;
 };
 
@@ -47,8 +47,8 @@ void alc_report_svg(const struct alc_report_run *r, struct alc_sb *out);
 /* Per unit achieved sparsity from a prune report: zeros and numel summed
  * over the unit's linears (both arrays n_units). */
 void alc_report_unit_counts(const struct alc_session *s,
-                            const struct alc_prune_report *pr,
-                            int64_t *zeros, int64_t *pruned, int64_t *numel);
+                            const struct alc_prune_report *pr, int64_t *zeros,
+                            int64_t *pruned, int64_t *numel);
 
 /* Appends v as a JSON number (17 significant digits) or null. */
 void alc_json_put_num(struct alc_sb *sb, double v);

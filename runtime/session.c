@@ -65,8 +65,8 @@ int alc_session_open(struct alc_session *s, const struct alc_session_opts *o,
     s->esd = calloc((size_t)s->n_slots, sizeof *s->esd);
     s->mats = calloc((size_t)s->n_slots, sizeof *s->mats);
     s->mat_slot = calloc((size_t)s->n_slots, sizeof *s->mat_slot);
-    if (s->tok == NULL || s->pool == NULL || s->act == NULL ||
-        s->esd == NULL || s->mats == NULL || s->mat_slot == NULL) {
+    if (s->tok == NULL || s->pool == NULL || s->act == NULL || s->esd == NULL ||
+        s->mats == NULL || s->mat_slot == NULL) {
         if (s->tok != NULL) {
             alc_diag_errorf(d, "%s: out of memory", o->model_dir);
         }
@@ -117,8 +117,8 @@ void alc_session_close(struct alc_session *s)
 
 /* ---- Calibration ---- */
 
-int alc_session_calibrate(struct alc_session *s,
-                          const struct alc_calib_opts *o, struct alc_diag *d)
+int alc_session_calibrate(struct alc_session *s, const struct alc_calib_opts *o,
+                          struct alc_diag *d)
 {
     struct alc_calib c;
     double t0 = alc_now();
@@ -223,8 +223,10 @@ static int check_not_input(const struct alc_session *s, const char *out_dir,
         return 0; /* out_dir does not exist yet: it cannot be the input */
     }
     if (strcmp(a, b) == 0) {
-        alc_diag_errorf(d, "%s: refusing to overwrite the input model "
-                        "directory (choose another --out)", out_dir);
+        alc_diag_errorf(d,
+                        "%s: refusing to overwrite the input model "
+                        "directory (choose another --out)",
+                        out_dir);
         return -1;
     }
     return 0;
@@ -244,8 +246,10 @@ int alc_session_save(struct alc_session *s, const char *out_dir, int force,
         return -1;
     }
     if (alc_path_exists(out_dir) && !force && !remove_empty_dir(out_dir)) {
-        alc_diag_errorf(d, "%s: exists and is not an empty directory (use "
-                        "--force to replace it)", out_dir);
+        alc_diag_errorf(d,
+                        "%s: exists and is not an empty directory (use "
+                        "--force to replace it)",
+                        out_dir);
         return -1;
     }
     int rc = alc_model_save(&s->model, out_dir, force, d);

@@ -119,55 +119,55 @@ struct alc_session_times {
 struct alc_session_data {
     char *path;
     enum alc_data_fmt fmt;
-    int32_t *ids;        /* (n) owned */
+    int32_t *ids; /* (n) owned */
     int64_t n;
     uint64_t file_bytes, file_hash;
     int64_t docs, docs_used;
-    int bos_id;          /* -1 when the tokenizer adds none */
+    int bos_id; /* -1 when the tokenizer adds none */
 };
 
 struct alc_session {
     struct alc_model model;
     int have_model;
-    struct alc_tokenizer *tok;     /* owned */
-    int n_threads;                 /* resolved (>= 1) */
+    struct alc_tokenizer *tok; /* owned */
+    int n_threads;             /* resolved (>= 1) */
     int progress;
-    int calib_batch;               /* as asked (0 = automatic) */
-    struct alc_pool *pool;         /* for the ESD; owned */
-    uint64_t model_hash;           /* alc_hash64 over every safetensors
-                                      header (8-byte length + JSON), in
-                                      file order */
-    uint64_t model_bytes;          /* bytes of the safetensors files */
+    int calib_batch;       /* as asked (0 = automatic) */
+    struct alc_pool *pool; /* for the ESD; owned */
+    uint64_t model_hash;   /* alc_hash64 over every safetensors
+                              header (8-byte length + JSON), in
+                              file order */
+    uint64_t model_bytes;  /* bytes of the safetensors files */
 
     /* calibration */
     struct alc_calib calib;
     int have_calib;
 
     /* dense statistics, per linear slot k = layer * ALC_LIN_COUNT + lin */
-    int n_slots;                   /* L * ALC_LIN_COUNT */
-    float **act;                   /* [n_slots] (cols) F32 or NULL */
-    struct alc_esd_result *esd;    /* [n_slots]; valid when have_alpha */
+    int n_slots;                /* L * ALC_LIN_COUNT */
+    float **act;                /* [n_slots] (cols) F32 or NULL */
+    struct alc_esd_result *esd; /* [n_slots]; valid when have_alpha */
     int have_act, have_alpha;
 
     /* units view over the dense weights */
     enum alc_gran gran;
     int have_view;
-    struct alc_mat_view *mats;     /* [n_mats] the present linears, block
-                                      by block in enum alc_lin order */
-    int *mat_slot;                 /* [n_mats] slot of each matrix */
+    struct alc_mat_view *mats; /* [n_mats] the present linears, block
+                                  by block in enum alc_lin order */
+    int *mat_slot;             /* [n_mats] slot of each matrix */
     int n_mats;
-    struct alc_unit_view *units;   /* [n_units] */
-    struct alc_units view;         /* {units, n_units} */
-    int *unit_layer;               /* [n_units] block of each unit */
-    int *unit_lin;                 /* [n_units] enum alc_lin, or -1 for a
-                                      block unit */
-    char **unit_name;              /* [n_units] "block 3" or the tensor */
+    struct alc_unit_view *units; /* [n_units] */
+    struct alc_units view;       /* {units, n_units} */
+    int *unit_layer;             /* [n_units] block of each unit */
+    int *unit_lin;               /* [n_units] enum alc_lin, or -1 for a
+                                    block unit */
+    char **unit_name;            /* [n_units] "block 3" or the tensor */
 
     /* tokenized evaluation texts (alc_session_data_add) */
     struct alc_session_data *data; /* [n_data] */
     int n_data;
 
-    int pruned;                    /* overrides from a prune are present */
+    int pruned; /* overrides from a prune are present */
     struct alc_session_times t;
 };
 
@@ -182,15 +182,16 @@ int alc_session_calib_batch(const struct alc_session *s);
 
 /* Builds the calibration windows (calib.h). A new calibration drops the
  * dense statistics computed from the previous one. */
-int alc_session_calibrate(struct alc_session *s,
-                          const struct alc_calib_opts *o, struct alc_diag *d);
+int alc_session_calibrate(struct alc_session *s, const struct alc_calib_opts *o,
+                          struct alc_diag *d);
 
 /*
  * Computes the dense statistics that `inputs` (bits 1u << enum alc_input,
  * as alc_compiled_inputs returns) need and that the session does not hold
  * yet, and builds the units view for gran. Pass 1 needs calibration
  * (alc_session_calibrate) and drops any overrides (it must see the dense
- * weights). Calling it again with the same arguments costs nothing.
+ * weights). Calling it again costs only rebuilding the view (microseconds;
+ * pointers into the previous view, such as unit names, become invalid).
  */
 int alc_session_prepare(struct alc_session *s, unsigned inputs,
                         enum alc_gran gran, struct alc_diag *d);
@@ -199,18 +200,18 @@ int alc_session_prepare(struct alc_session *s, unsigned inputs,
 
 struct alc_alloc_result {
     int n_units;
-    double *ratio;   /* (n_units) the program's sparsity per unit */
-    double *score;   /* (n_units) its score, NaN without `score =` */
-    int valid;       /* every ratio finite and in [0, 1) */
-    char *why;       /* !valid: one message naming the units and values
-                        and, when NaN or inf is involved, alc_explain's
-                        account of the op that produced it; malloc'd */
-    char *warning;   /* valid, but a node of the program was NaN or inf
-                        on some units and the program mapped it to a
-                        finite ratio (e.g. DSA's dsa_score: NaN -> 0):
-                        alc_explain's account; malloc'd, or NULL */
-    double S;        /* the target used */
-    double seconds;  /* evaluation wall time */
+    double *ratio;  /* (n_units) the program's sparsity per unit */
+    double *score;  /* (n_units) its score, NaN without `score =` */
+    int valid;      /* every ratio finite and in [0, 1) */
+    char *why;      /* !valid: one message naming the units and values
+                       and, when NaN or inf is involved, alc_explain's
+                       account of the op that produced it; malloc'd */
+    char *warning;  /* valid, but a node of the program was NaN or inf
+                       on some units and the program mapped it to a
+                       finite ratio (e.g. DSA's dsa_score: NaN -> 0):
+                       alc_explain's account; malloc'd, or NULL */
+    double S;       /* the target used */
+    double seconds; /* evaluation wall time */
 };
 
 void alc_alloc_result_free(struct alc_alloc_result *r);
@@ -236,28 +237,28 @@ void alc_session_slot_ratios(const struct alc_session *s,
 struct alc_lin_result {
     int layer;
     enum alc_lin lin;
-    int64_t rows, cols, numel;  /* numel 0: the linear is absent */
-    double ratio;               /* asked */
-    int64_t pruned;             /* entries the mask selected */
-    int64_t zeros;              /* zeros of the stored (rounded) weights */
-    double loss;                /* SparseGPT's OBS loss, else 0 */
+    int64_t rows, cols, numel; /* numel 0: the linear is absent */
+    double ratio;              /* asked */
+    int64_t pruned;            /* entries the mask selected */
+    int64_t zeros;             /* zeros of the stored (rounded) weights */
+    double loss;               /* SparseGPT's OBS loss, else 0 */
     enum alc_prune_fallback fallback;
-    double seconds;             /* alc_prune wall time */
+    double seconds; /* alc_prune wall time */
 };
 
 struct alc_prune_report {
     struct alc_lin_result *lin; /* [n_slots] */
     int n_slots;
     int64_t numel, pruned, zeros; /* over every pruned linear */
-    int n_fallbacks;            /* SparseGPT linears that needed more
-                                   damping or the identity fallback */
-    double seconds;             /* whole pass 2 */
-    double seconds_stats;       /* forward of the dense blocks + stats */
-    double seconds_prune;       /* the pruning kernels */
-    double seconds_forward;     /* forward of the pruned blocks */
-    double seconds_io;          /* block load / store (overrides) */
-    char *method;               /* "wanda", "sparsegpt 2:4", ... */
-    char *warnings;             /* SparseGPT fallbacks, or NULL */
+    int n_fallbacks;              /* SparseGPT linears that needed more
+                                     damping or the identity fallback */
+    double seconds;               /* whole pass 2 */
+    double seconds_stats;         /* forward of the dense blocks + stats */
+    double seconds_prune;         /* the pruning kernels */
+    double seconds_forward;       /* forward of the pruned blocks */
+    double seconds_io;            /* block load / store (overrides) */
+    char *method;                 /* "wanda", "sparsegpt 2:4", ... */
+    char *warnings;               /* SparseGPT fallbacks, or NULL */
 };
 
 void alc_prune_report_free(struct alc_prune_report *r);

@@ -41,7 +41,7 @@ int alc_session_backend(const char *name, enum alc_backend *be,
     }
     if (strcmp(name, "cuda") == 0) {
         alc_diag_errorf(d, "the CUDA backend is not part of this build "
-                        "(use auto, llvm or interp)");
+                           "(use auto, llvm or interp)");
         return -1;
     }
     alc_diag_errorf(d, "unknown backend '%s' (auto|llvm|interp|cuda)", name);
@@ -58,8 +58,8 @@ static int compute_alpha(struct alc_session *s, struct alc_diag *d)
     alc_progress_begin(&pr, "alpha (ESD of every matrix)", s->n_slots);
     pr.quiet = pr.quiet || !s->progress;
     for (int k = 0; k < s->n_slots; k++) {
-        struct alc_tref r = alc_model_bref(&s->model, k / ALC_LIN_COUNT,
-                                           k % ALC_LIN_COUNT);
+        struct alc_tref r =
+            alc_model_bref(&s->model, k / ALC_LIN_COUNT, k % ALC_LIN_COUNT);
         const struct alc_st_tensor *t = alc_model_st(&s->model, r);
         if (t != NULL &&
             alc_esd_matrix(t->data, (enum alc_dtype)t->dtype, t->shape[0],
@@ -84,8 +84,8 @@ static void build_mats(struct alc_session *s)
 {
     s->n_mats = 0;
     for (int k = 0; k < s->n_slots; k++) {
-        struct alc_tref r = alc_model_bref(&s->model, k / ALC_LIN_COUNT,
-                                           k % ALC_LIN_COUNT);
+        struct alc_tref r =
+            alc_model_bref(&s->model, k / ALC_LIN_COUNT, k % ALC_LIN_COUNT);
         const struct alc_st_tensor *t = alc_model_st(&s->model, r);
         if (t == NULL) {
             continue;
@@ -129,8 +129,7 @@ static int alloc_units(struct alc_session *s, int n)
     s->unit_name = calloc((size_t)n, sizeof *s->unit_name);
     s->view.units = s->units;
     s->view.n_units = n;
-    return s->units && s->unit_layer && s->unit_lin && s->unit_name ? 0
-                                                                     : -1;
+    return s->units && s->unit_layer && s->unit_lin && s->unit_name ? 0 : -1;
 }
 
 static char *block_name(int l)
@@ -155,9 +154,8 @@ static int build_units(struct alc_session *s, enum alc_gran gran)
             s->units[u].block = l;
             s->unit_layer[u] = l;
             s->unit_lin[u] = gran == ALC_GRAN_LINEAR ? k % ALC_LIN_COUNT : -1;
-            s->unit_name[u] = gran == ALC_GRAN_LINEAR
-                                  ? strdup(s->mats[i].name)
-                                  : block_name(l);
+            s->unit_name[u] = gran == ALC_GRAN_LINEAR ? strdup(s->mats[i].name)
+                                                      : block_name(l);
             if (s->unit_name[u] == NULL) {
                 return -1;
             }
@@ -252,8 +250,7 @@ static void put_bad_units(const struct alc_session *s, const double *ratio,
 /* 1 when a layer- or model-level node is not finite for some unit (the
  * compacted IR holds reachable nodes only; element-level rows are NaN by
  * definition of the table and are skipped). */
-static int nonfinite_nodes(const struct alc_ir *ir, const double *nodes,
-                           int U)
+static int nonfinite_nodes(const struct alc_ir *ir, const double *nodes, int U)
 {
     for (int i = 0; i < ir->n_nodes; i++) {
         if (ir->nodes[i].level == ALC_LV_ELEM) {
@@ -302,21 +299,24 @@ static void check_result(struct alc_session *s, struct alc_compiled *c,
     const struct alc_ir *ir = alc_compiled_ir(c);
     if (r->valid) {
         if (nonfinite_nodes(ir, nodes, r->n_units)) {
-            r->warning = explain(s, c, nodes, "the allocation is defined, "
+            r->warning = explain(s, c, nodes,
+                                 "the allocation is defined, "
                                  "but part of the program is not (its NaN "
                                  "or inf became finite ratios):\n");
         }
         return;
     }
     alc_sb_init(&sb);
-    alc_sb_printf(&sb, "%s: invalid allocation: sparsity must be in [0, 1) "
+    alc_sb_printf(&sb,
+                  "%s: invalid allocation: sparsity must be in [0, 1) "
                   "for every unit, but %d of %d %s: ",
                   ir->file ? ir->file : "allocation", bad, r->n_units,
                   bad == 1 ? "is not" : "are not");
     put_bad_units(s, r->ratio, &sb);
     if (nonfinite > 0) {
-        char *ex = explain(s, c, nodes, "\nwhere the NaN / inf came "
-                                        "from:\n");
+        char *ex = explain(s, c, nodes,
+                           "\nwhere the NaN / inf came "
+                           "from:\n");
         if (ex != NULL) {
             alc_sb_puts(&sb, ex);
             free(ex);

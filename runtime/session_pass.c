@@ -23,7 +23,7 @@
 /* ORDER enum alc_lin: q k v read the normed hidden state, o the attention
  * output, gate and up the normed MLP input, down the MLP hidden state. */
 static const int group_of[ALC_LIN_COUNT] = {
-    [ALC_LIN_Q] = 0, [ALC_LIN_K] = 0,    [ALC_LIN_V] = 0, [ALC_LIN_O] = 1,
+    [ALC_LIN_Q] = 0,    [ALC_LIN_K] = 0,  [ALC_LIN_V] = 0,    [ALC_LIN_O] = 1,
     [ALC_LIN_GATE] = 2, [ALC_LIN_UP] = 2, [ALC_LIN_DOWN] = 3,
 };
 _Static_assert(ALC_LIN_COUNT == 7, "group_of out of sync with enum alc_lin");
@@ -51,8 +51,7 @@ static void stats_free(struct block_stats *h)
 }
 
 static int stats_init(struct block_stats *h, const struct alc_block *b,
-                      unsigned which, struct alc_pool *pool,
-                      struct alc_diag *d)
+                      unsigned which, struct alc_pool *pool, struct alc_diag *d)
 {
     memset(h, 0, sizeof *h);
     h->pool = pool;
@@ -72,8 +71,8 @@ static int stats_init(struct block_stats *h, const struct alc_block *b,
     }
     for (int g = 0; g < N_GROUPS; g++) {
         if (h->leader[g] >= 0 &&
-            alc_prune_stats_init(&h->st[g], b->in[h->leader[g]], which,
-                                 d) != 0) {
+            alc_prune_stats_init(&h->st[g], b->in[h->leader[g]], which, d) !=
+                0) {
             stats_free(h);
             return -1;
         }
@@ -92,8 +91,8 @@ static int stats_hook(void *ctx, int layer, enum alc_lin lin, const float *x,
     if (h->leader[g] != (int)lin) {
         return 0;
     }
-    if (alc_prune_stats_add_batch(&h->st[g], x, rows, h->nseq, h->pool,
-                                  h->d) != 0) {
+    if (alc_prune_stats_add_batch(&h->st[g], x, rows, h->nseq, h->pool, h->d) !=
+        0) {
         return -1;
     }
     if (h->stop_at_down && lin == ALC_LIN_DOWN) {
@@ -136,11 +135,12 @@ int alc_session_calib_batch(const struct alc_session *s)
 }
 
 /* The forward state and inps (N, T, C) = embeddings of every window. */
-static int begin_inputs(struct alc_session *s, struct alc_fwd *f,
-                        float **inps, struct alc_diag *d)
+static int begin_inputs(struct alc_session *s, struct alc_fwd *f, float **inps,
+                        struct alc_diag *d)
 {
     const struct alc_model *m = &s->model;
-    int N = s->calib.nsamples, T = s->calib.seqlen, B = alc_session_calib_batch(s);
+    int N = s->calib.nsamples, T = s->calib.seqlen,
+        B = alc_session_calib_batch(s);
     size_t C = (size_t)m->cfg.dim;
     *inps = NULL;
     if (alc_fwd_init(f, m, B, T, s->n_threads, d) != 0) {
@@ -148,8 +148,10 @@ static int begin_inputs(struct alc_session *s, struct alc_fwd *f,
     }
     *inps = malloc((size_t)N * T * C * sizeof **inps);
     if (*inps == NULL) {
-        alc_diag_errorf(d, "calibration: out of memory for %d x %d x %zu "
-                        "hidden states", N, T, C);
+        alc_diag_errorf(d,
+                        "calibration: out of memory for %d x %d x %zu "
+                        "hidden states",
+                        N, T, C);
         alc_fwd_free(f);
         return -1;
     }
@@ -175,7 +177,8 @@ static int run_block(struct alc_session *s, struct alc_fwd *f,
                      const struct alc_block *b, float *inps, float *tmp,
                      struct block_stats *h, int in_place, struct alc_diag *d)
 {
-    int N = s->calib.nsamples, T = s->calib.seqlen, B = alc_session_calib_batch(s);
+    int N = s->calib.nsamples, T = s->calib.seqlen,
+        B = alc_session_calib_batch(s);
     size_t C = (size_t)s->model.cfg.dim;
     for (int b0 = 0; b0 < N; b0 += B) {
         int nb = N - b0 < B ? N - b0 : B;
@@ -228,7 +231,7 @@ int alc_session_pass1(struct alc_session *s, struct alc_diag *d)
     double t0 = alc_now();
     if (!s->have_calib) {
         alc_diag_errorf(d, "the allocation reads `wanda` or `act`, which "
-                        "need calibration data (--calib FILE)");
+                           "need calibration data (--calib FILE)");
         return -1;
     }
     alc_session_reset(s); /* pass 1 sees the dense weights */
@@ -278,13 +281,13 @@ static int64_t count_zeros(const float *w, int64_t n)
 struct pass2 {
     struct alc_session *s;
     const struct alc_prune_opts *o;
-    const double *slot_ratio;        /* [n_slots] */
+    const double *slot_ratio; /* [n_slots] */
     struct alc_prune_report *r;
     struct alc_sb warn;
 };
 
-static void note_fallback(struct pass2 *p, const struct alc_block *b,
-                          int lin, const struct alc_prune_result *res,
+static void note_fallback(struct pass2 *p, const struct alc_block *b, int lin,
+                          const struct alc_prune_result *res,
                           const struct alc_diag *kd)
 {
     const char *name = alc_lin_name(p->s->model.cfg.arch, (enum alc_lin)lin);
@@ -317,10 +320,10 @@ static int prune_block(struct pass2 *p, struct alc_block *b,
         int rc = alc_prune(b->w[lin], b->out[lin], b->in[lin],
                            h ? &h->st[g] : NULL, &po, &res, &kd);
         if (rc != 0) {
-            alc_diag_errorf(d, "block %d %s: %s", b->layer,
-                            alc_lin_name(p->s->model.cfg.arch,
-                                         (enum alc_lin)lin),
-                            kd.first[0] ? kd.first : "pruning failed");
+            alc_diag_errorf(
+                d, "block %d %s: %s", b->layer,
+                alc_lin_name(p->s->model.cfg.arch, (enum alc_lin)lin),
+                kd.first[0] ? kd.first : "pruning failed");
             alc_diag_free(&kd);
             return -1;
         }
@@ -357,8 +360,8 @@ static void count_block(struct pass2 *p, const struct alc_block *b)
  * yet), statistics from the inputs on a copy, prune, store, and unless it
  * is the last block, the pruned block's outputs replace inps.
  */
-static int pass2_block(struct pass2 *p, struct alc_fwd *f, int l,
-                       float *inps, float *tmp, struct alc_diag *d)
+static int pass2_block(struct pass2 *p, struct alc_fwd *f, int l, float *inps,
+                       float *tmp, struct alc_diag *d)
 {
     struct alc_session *s = p->s;
     struct alc_block b;
@@ -457,16 +460,19 @@ static int check_ratios(const struct alc_session *s, const double *ratio,
     for (int u = 0; u < s->view.n_units; u++) {
         double r = ratio[u];
         if (!(r >= 0.0 && r < 1.0)) {
-            alc_diag_errorf(d, "%s: sparsity %.17g is outside [0, 1); "
-                            "nothing was pruned", s->unit_name[u], r);
+            alc_diag_errorf(d,
+                            "%s: sparsity %.17g is outside [0, 1); "
+                            "nothing was pruned",
+                            s->unit_name[u], r);
             return -1;
         }
         if (o->n > 0 && r != (double)o->n / o->m) {
-            alc_diag_errorf(d, "%d:%d sparsity prunes exactly %g of every "
+            alc_diag_errorf(d,
+                            "%d:%d sparsity prunes exactly %g of every "
                             "row, but %s asks for %.6g; N:M needs the "
                             "uniform allocation with S = %g (as Wanda's "
-                            "main.py asserts)", o->n, o->m,
-                            (double)o->n / o->m, s->unit_name[u], r,
+                            "main.py asserts)",
+                            o->n, o->m, (double)o->n / o->m, s->unit_name[u], r,
                             (double)o->n / o->m);
             return -1;
         }

@@ -81,8 +81,7 @@ static int group_teardown(void **state)
 }
 
 /* An .alloc file with src in the test directory, loaded for backend be. */
-static void load_src(struct alc_allocfn *f, const char *name,
-                     const char *src)
+static void load_src(struct alc_allocfn *f, const char *name, const char *src)
 {
     struct alc_diag d;
     char *path = alc_path_join(g_tmp, name);
@@ -108,14 +107,12 @@ static void load_file(struct alc_allocfn *f, const char *path)
 /* Allocates (must be valid) and prunes the fixture session. */
 static void alloc_prune(struct alc_allocfn *f, double S,
                         const struct alc_prune_opts *o,
-                        struct alc_alloc_result *r,
-                        struct alc_prune_report *pr)
+                        struct alc_alloc_result *r, struct alc_prune_report *pr)
 {
     struct alc_diag d;
     alc_diag_init(&d);
     assert_int_equal(alc_session_prepare(&g_s, f->inputs, g_s.gran, &d), 0);
-    assert_int_equal(alc_session_allocate(&g_s, f->c, S, f->params, r, &d),
-                     0);
+    assert_int_equal(alc_session_allocate(&g_s, f->c, S, f->params, r, &d), 0);
     if (!r->valid) {
         fail_msg("invalid allocation: %s", r->why);
     }
@@ -128,8 +125,8 @@ static void alloc_prune(struct alc_allocfn *f, double S,
 /* The current (pruned) weights of linear slot k as f32 (malloc'd). */
 static float *slot_weights(int k, int64_t *rows, int64_t *cols, int dense)
 {
-    struct alc_tref r = alc_model_bref(&g_s.model, k / ALC_LIN_COUNT,
-                                       k % ALC_LIN_COUNT);
+    struct alc_tref r =
+        alc_model_bref(&g_s.model, k / ALC_LIN_COUNT, k % ALC_LIN_COUNT);
     const struct alc_st_tensor *t = alc_model_st(&g_s.model, r);
     *rows = t->shape[0];
     *cols = t->shape[1];
@@ -156,8 +153,7 @@ static void test_calib_even(void **state)
     struct alc_diag d;
     (void)state;
     alc_diag_init(&d);
-    assert_int_equal(alc_read_file(CORPUS "kjv.train.raw", &text, &len, &d),
-                     0);
+    assert_int_equal(alc_read_file(CORPUS "kjv.train.raw", &text, &len, &d), 0);
     assert_int_equal(alc_tok_encode(g_s.tok, text, len, 0, &ids, &n, &d), 0);
     assert_int_equal(c->n_tokens, n);
     assert_int_equal(c->nsamples, 32);
@@ -206,6 +202,69 @@ static void test_calib_random(void **state)
     alc_diag_free(&d);
 }
 
+/* C4 JSON lines: even mode cuts the documents' tokens joined with EOS in
+ * file order; random mode takes windows inside documents longer than T
+ * (Wanda's get_c4), each a slice of its document. */
+static void test_calib_c4(void **state)
+{
+    struct alc_calib c;
+    struct alc_calib_opts o;
+    struct alc_diag d;
+    struct alc_sb sb;
+    const char *docs[3] = {"In the beginning God created the heaven.",
+                           "And the earth was without form, and void; and "
+                           "darkness was upon the face of the deep.",
+                           "And God said, Let there be light."};
+    int32_t *ids[3];
+    int64_t n[3];
+    (void)state;
+    alc_diag_init(&d);
+    alc_sb_init(&sb);
+    for (int i = 0; i < 3; i++) {
+        alc_sb_printf(&sb, "{\"text\": \"%s\", \"url\": \"x\"}\n", docs[i]);
+        assert_int_equal(alc_tok_encode(g_s.tok, docs[i], strlen(docs[i]), 0,
+                                        &ids[i], &n[i], &d),
+                         0);
+    }
+    char *path = alc_path_join(g_tmp, "c4.jsonl");
+    assert_int_equal(alc_write_file_atomic(path, sb.s, sb.len, &d), 0);
+    memset(&o, 0, sizeof o);
+    o.path = path;
+    o.fmt = -1;
+    o.nsamples = 2;
+    o.seqlen = (int)(n[0] + 1 + n[1] / 2);
+    assert_int_equal(alc_calib_build(&c, &o, g_s.tok, &d), 0);
+    assert_int_equal(c.fmt, ALC_DATA_C4);
+    assert_int_equal(c.eos_id, alc_tok_eos_id(g_s.tok));
+    assert_int_equal(c.n_tokens, n[0] + n[1] + n[2] + 2);
+    assert_int_equal(c.start[0], 0); /* window 0: doc 0, EOS, doc 1 */
+    assert_memory_equal(c.ids, ids[0], (size_t)n[0] * sizeof *c.ids);
+    assert_int_equal(c.ids[n[0]], c.eos_id);
+    assert_memory_equal(c.ids + n[0] + 1, ids[1],
+                        (size_t)(n[1] / 2) * sizeof *c.ids);
+    alc_calib_free(&c);
+    o.mode = ALC_CALIB_RANDOM;
+    o.nsamples = 4;
+    o.seqlen = (int)(n[1] - 3); /* only doc 1 is longer */
+    assert_int_equal(alc_calib_build(&c, &o, g_s.tok, &d), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(c.doc[i], 1);
+        assert_true(c.start[i] >= 0 && c.start[i] <= 2);
+        assert_memory_equal(c.ids + (int64_t)i * o.seqlen, ids[1] + c.start[i],
+                            (size_t)o.seqlen * sizeof *c.ids);
+    }
+    alc_calib_free(&c);
+    o.seqlen = 1000; /* no document is long enough */
+    assert_int_equal(alc_calib_build(&c, &o, g_s.tok, &d), -1);
+    assert_contains(d.first, "no document of more than 1000 tokens");
+    for (int i = 0; i < 3; i++) {
+        free(ids[i]);
+    }
+    free(path);
+    alc_sb_free(&sb);
+    alc_diag_free(&d);
+}
+
 /* ---- Units view and allocation checks ---- */
 
 /* Block units: 8 units of 7 matrices pointing into the mapped dense
@@ -239,8 +298,7 @@ static void test_alloc_out_of_range(void **state)
     (void)state;
     alc_diag_init(&d);
     load_src(&f, "steep.alloc", "sparsity = S + 0.1 * layer\n");
-    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.5, f.params, &r, &d),
-                     0);
+    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.5, f.params, &r, &d), 0);
     assert_false(r.valid);
     print_message("%s\n", r.why);
     assert_contains(r.why, "3 of 8 are not");
@@ -270,8 +328,7 @@ static void test_alloc_dsa_undefined(void **state)
     (void)state;
     alc_diag_init(&d);
     load_file(&f, STDLIB "dsa.alloc");
-    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.7, f.params, &r, &d),
-                     0);
+    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.7, f.params, &r, &d), 0);
     assert_true(r.valid);
     assert_non_null(r.warning);
     print_message("%s\n", r.warning);
@@ -290,8 +347,7 @@ static void test_alloc_dsa_undefined(void **state)
              "let r = dsa_score(asin(exp(var(x1))))\n"
              "score = r\n"
              "sparsity = floor_nonpos(dsa_sparsity(r, lambda), 0.01)\n");
-    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.7, f.params, &r, &d),
-                     0);
+    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.7, f.params, &r, &d), 0);
     assert_false(r.valid);
     print_message("%s\n", r.why);
     assert_contains(r.why, "8 of 8 are not: block 0 = NaN");
@@ -464,8 +520,7 @@ static void test_nm_patterns(void **state)
         alc_prune_report_free(&pr);
     }
     alc_diag_init(&d);
-    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.6, f.params, &r, &d),
-                     0);
+    assert_int_equal(alc_session_allocate(&g_s, f.c, 0.6, f.params, &r, &d), 0);
     assert_int_equal(alc_session_prune(&g_s, r.ratio, &o, &pr, &d), -1);
     assert_contains(d.first, "2:4 sparsity prunes exactly 0.5 of every row");
     alc_alloc_result_free(&r);
@@ -485,8 +540,8 @@ static void test_linear_granularity(void **state)
     (void)state;
     alc_diag_init(&d);
     load_src(&f, "perlin.alloc", "sparsity = 0.3 + 0.01 * layer\n");
-    assert_int_equal(alc_session_prepare(&g_s, f.inputs, ALC_GRAN_LINEAR,
-                                         &d), 0);
+    assert_int_equal(alc_session_prepare(&g_s, f.inputs, ALC_GRAN_LINEAR, &d),
+                     0);
     assert_int_equal(g_s.view.n_units, 56);
     assert_string_equal(g_s.unit_name[9],
                         "model.layers.1.self_attn.v_proj.weight");
@@ -515,8 +570,8 @@ static unsigned char *snapshot(size_t *n)
     struct alc_sb sb;
     alc_sb_init(&sb);
     for (int k = 0; k < g_s.n_slots; k++) {
-        struct alc_tref r = alc_model_bref(&g_s.model, k / ALC_LIN_COUNT,
-                                           k % ALC_LIN_COUNT);
+        struct alc_tref r =
+            alc_model_bref(&g_s.model, k / ALC_LIN_COUNT, k % ALC_LIN_COUNT);
         const struct alc_st_tensor *t = alc_model_st(&g_s.model, r);
         alc_sb_append(&sb, alc_model_data(&g_s.model, r),
                       (size_t)alc_st_tensor_bytes(t));
@@ -666,14 +721,14 @@ static char *torch_compare(const char *name, const char *args,
        ALC_DSAC, TINY_LLAMA, CORPUS, CORPUS, args, dir, dir, dir, dir);
     sh("/usr/bin/python3 - '%s/r.json' > '%s/ppl.txt' <<'EOF'\n"
        "import json, sys\n"
-       "print(repr(json.load(open(sys.argv[1]))['ppl']['ppl']))\nEOF", dir,
-       dir);
+       "print(repr(json.load(open(sys.argv[1]))['ppl']['ppl']))\nEOF",
+       dir, dir);
     sh("/usr/bin/python3 '%s/tools/ref_prune_model.py' --model '%s' "
        "--calib-ids '%s/calib.json' --ratios '%s/r.json' %s --threads 2 "
        "--eval-ids '%s/examples/reference/test_ids.json' --seqlen 256 "
        "--max-chunks 40 --batch 8 "
-       "--compare '%s/model' --out '%s/ref.json'", ALC_SOURCE_DIR,
-       TINY_LLAMA, dir, dir, py_args, ALC_SOURCE_DIR, dir, dir);
+       "--compare '%s/model' --out '%s/ref.json'",
+       ALC_SOURCE_DIR, TINY_LLAMA, dir, dir, py_args, ALC_SOURCE_DIR, dir, dir);
     alc_diag_init(&d);
     char *p = alc_path_join(dir, "ppl.txt");
     assert_int_equal(alc_read_file(p, &text, &len, &d), 0);
@@ -747,8 +802,7 @@ static void test_torch_pipeline(void **state)
          "--method magnitude", 1},
         {"t_sparsegpt", "--method sparsegpt --sparsity 0.5",
          "--method sparsegpt", 0},
-        {"t_wanda24", "--method wanda --nm 2:4",
-         "--method wanda --nm 2:4", 0},
+        {"t_wanda24", "--method wanda --nm 2:4", "--method wanda --nm 2:4", 0},
     };
     (void)state;
     if (!rt_have_torch()) {
@@ -757,15 +811,14 @@ static void test_torch_pipeline(void **state)
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         double ppl = 0, gap = 0;
         int64_t mis = 0;
-        char *ref = torch_compare(runs[i].name, runs[i].args, runs[i].py,
-                                  &ppl);
+        char *ref = torch_compare(runs[i].name, runs[i].args, runs[i].py, &ppl);
         double ppl_ref = json_num(ref, "ppl");
         mismatches(ref, &mis, &gap);
         print_message("%-12s dsac PPL %.6f, PyTorch PPL %.6f (rel. diff "
                       "%.2e); masks differ at %lld of %.0f weights, max "
-                      "boundary gap %.2e\n", runs[i].name, ppl, ppl_ref,
-                      fabs(ppl - ppl_ref) / ppl_ref, (long long)mis,
-                      json_num(ref, "numel"), gap);
+                      "boundary gap %.2e\n",
+                      runs[i].name, ppl, ppl_ref, fabs(ppl - ppl_ref) / ppl_ref,
+                      (long long)mis, json_num(ref, "numel"), gap);
         assert_true(fabs(ppl - ppl_ref) <= 0.01 * ppl_ref);
         if (runs[i].exact_mask) {
             assert_int_equal(mis, 0);
@@ -782,6 +835,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calib_even),
         cmocka_unit_test(test_calib_random),
+        cmocka_unit_test(test_calib_c4),
         cmocka_unit_test(test_units_view),
         cmocka_unit_test(test_alloc_out_of_range),
         cmocka_unit_test(test_alloc_dsa_undefined),

@@ -90,9 +90,10 @@ class Block:
             hook("q_proj", h)
             hook("k_proj", h)
             hook("v_proj", h)
-        q = rf.lin(h, w, p + "self_attn.q_proj").view(B, T, H, D).transpose(1, 2)
-        k = rf.lin(h, w, p + "self_attn.k_proj").view(B, T, KV, D).transpose(1, 2)
-        v = rf.lin(h, w, p + "self_attn.v_proj").view(B, T, KV, D).transpose(1, 2)
+        q = rf.lin(h, w, p + "self_attn.q_proj").view(B, T, H, D)
+        k = rf.lin(h, w, p + "self_attn.k_proj").view(B, T, KV, D)
+        v = rf.lin(h, w, p + "self_attn.v_proj").view(B, T, KV, D)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         q = q * self.cos + rf.rotate_half(q) * self.sin
         k = k * self.cos + rf.rotate_half(k) * self.sin
         a = rf.attend(q, k, v, H, KV, D, self.mask)

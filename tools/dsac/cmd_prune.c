@@ -77,19 +77,18 @@ static int run(const struct pc_args *a, struct pc_run *x, struct results *r,
         return -1;
     }
     if (a->eval != NULL && a->eval_dense) {
-        if (alc_session_ppl(&x->s, x->eval_idx, eval_seqlen(a),
-                            a->eval_chunks, &r->dense, d) != 0) {
+        if (alc_session_ppl(&x->s, x->eval_idx, eval_seqlen(a), a->eval_chunks,
+                            &r->dense, d) != 0) {
             return -1;
         }
         r->have_dense = 1;
     }
-    if (alc_session_prune(&x->s, r->alloc.ratio, &a->prune, &r->pr, d) !=
-        0) {
+    if (alc_session_prune(&x->s, r->alloc.ratio, &a->prune, &r->pr, d) != 0) {
         return -1;
     }
     if (a->eval != NULL) {
-        if (alc_session_ppl(&x->s, x->eval_idx, eval_seqlen(a),
-                            a->eval_chunks, &r->ppl, d) != 0) {
+        if (alc_session_ppl(&x->s, x->eval_idx, eval_seqlen(a), a->eval_chunks,
+                            &r->ppl, d) != 0) {
             return -1;
         }
         r->have_ppl = 1;
@@ -139,8 +138,8 @@ int cmd_prune(int argc, char **argv)
     struct alc_report_run rep;
     struct alc_diag d;
     char *usage = usage_text();
-    int rc = pc_parse(&a, "prune", PC_ALLOC | PC_CALIB | PC_METHOD |
-                                       PC_EVAL | PC_SAVE,
+    int rc = pc_parse(&a, "prune",
+                      PC_ALLOC | PC_CALIB | PC_METHOD | PC_EVAL | PC_SAVE,
                       usage, argc, argv);
     free(usage);
     if (rc != 0) {

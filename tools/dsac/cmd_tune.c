@@ -59,16 +59,16 @@ static char *usage_text(void)
 
 struct axis {
     char name[64];
-    int param;        /* index in the IR's params */
+    int param; /* index in the IR's params */
     double lo, hi, step;
-    int n;            /* points */
+    int n; /* points */
 };
 
 struct point {
     double v[2];
     int valid, error;
     double rmin, rmax, ppl, ppl_se;
-    char *why;        /* first line of the invalid reason */
+    char *why; /* first line of the invalid reason */
     double seconds;
 };
 
@@ -77,7 +77,7 @@ struct grid {
     int n_axes;
     struct point *pt;
     int n_pt;
-    int best;         /* -1 when no point is valid */
+    int best; /* -1 when no point is valid */
 };
 
 /* lo + i*step, rounded to 12 significant digits (0.006, not 0.006000001). */
@@ -88,18 +88,19 @@ static double grid_value(const struct axis *a, int i)
     return strtod(buf, NULL);
 }
 
-static int parse_axis(struct alc_allocfn *f, const char *spec,
-                      struct axis *a, struct alc_diag *d)
+static int parse_axis(struct alc_allocfn *f, const char *spec, struct axis *a,
+                      struct alc_diag *d)
 {
     const char *eq = strchr(spec, '=');
     char tail = 0;
     memset(a, 0, sizeof *a);
     if (eq == NULL || (size_t)(eq - spec) >= sizeof a->name ||
-        sscanf(eq + 1, "%lf:%lf:%lf%c", &a->lo, &a->hi, &a->step, &tail) !=
-            3 ||
+        sscanf(eq + 1, "%lf:%lf:%lf%c", &a->lo, &a->hi, &a->step, &tail) != 3 ||
         !(a->step > 0) || !(a->hi >= a->lo)) {
-        alc_diag_errorf(d, "bad grid '%s' (expected NAME=LO:HI:STEP with "
-                        "LO <= HI and STEP > 0)", spec);
+        alc_diag_errorf(d,
+                        "bad grid '%s' (expected NAME=LO:HI:STEP with "
+                        "LO <= HI and STEP > 0)",
+                        spec);
         return -1;
     }
     memcpy(a->name, spec, (size_t)(eq - spec));
@@ -112,17 +113,19 @@ static int parse_axis(struct alc_allocfn *f, const char *spec,
     a->n = (int)floor((a->hi - a->lo) / a->step + 1e-9) + 1;
     const struct alc_ir_param *p = &f->ir.params[a->param];
     if (a->lo < p->lo || grid_value(a, a->n - 1) > p->hi) {
-        alc_diag_errorf(d, "%s: grid %s = %g .. %g leaves the param's "
-                        "declared range [%g, %g]", f->path, a->name, a->lo,
-                        grid_value(a, a->n - 1), p->lo, p->hi);
+        alc_diag_errorf(d,
+                        "%s: grid %s = %g .. %g leaves the param's "
+                        "declared range [%g, %g]",
+                        f->path, a->name, a->lo, grid_value(a, a->n - 1), p->lo,
+                        p->hi);
         return -1;
     }
     return 0;
 }
 
 /* Splits --param into grid axes (with ':') and fixed values. */
-static int build_grid(const struct pc_args *a, struct pc_run *x,
-                      struct grid *g, struct alc_diag *d)
+static int build_grid(const struct pc_args *a, struct pc_run *x, struct grid *g,
+                      struct alc_diag *d)
 {
     memset(g, 0, sizeof *g);
     g->best = -1;
@@ -136,7 +139,7 @@ static int build_grid(const struct pc_args *a, struct pc_run *x,
         }
         if (g->n_axes == 2) {
             alc_diag_errorf(d, "at most two grid axes (--param NAME=LO:HI:"
-                            "STEP)");
+                               "STEP)");
             return -1;
         }
         if (parse_axis(&x->fn, a->params[i], &g->ax[g->n_axes], d) != 0) {
@@ -203,16 +206,14 @@ static int eval_seqlen(const struct pc_args *a)
 
 /* Allocates, prunes and scores one point; -1 only on a hard error. */
 static int run_point(const struct pc_args *a, struct pc_run *x,
-                     const struct grid *g, struct point *p,
-                     struct alc_diag *d)
+                     const struct grid *g, struct point *p, struct alc_diag *d)
 {
     struct alc_alloc_result r;
     struct alc_prune_report pr;
     struct alc_ppl ppl;
     double t0 = alc_now();
     set_point(x, g, p);
-    if (alc_session_allocate(&x->s, x->fn.c, a->S, x->fn.params, &r, d) !=
-        0) {
+    if (alc_session_allocate(&x->s, x->fn.c, a->S, x->fn.params, &r, d) != 0) {
         return -1;
     }
     p->rmin = INFINITY;
@@ -240,8 +241,8 @@ static int run_point(const struct pc_args *a, struct pc_run *x,
     return 0;
 }
 
-static int run_grid(const struct pc_args *a, struct pc_run *x,
-                    struct grid *g, struct alc_diag *d)
+static int run_grid(const struct pc_args *a, struct pc_run *x, struct grid *g,
+                    struct alc_diag *d)
 {
     struct alc_progress pr;
     int progress = x->s.progress;
@@ -306,16 +307,16 @@ static void put_header(const struct pc_args *a, const struct pc_run *x,
     const struct alc_calib *c = &x->s.calib;
     alc_sb_printf(sb, "tuned by dsac tune on %s (header hash %016llx):\n",
                   x->s.model.dir, (unsigned long long)x->s.model_hash);
-    alc_sb_printf(sb, "%s pruning at S = %g, %s units, calibration %s "
-                  "(%d x %d, %s)\n", alc_prune_method_name[a->prune.method],
-                  a->S, alc_gran_name[a->gran],
-                  x->s.have_calib ? c->path : "none",
+    alc_sb_printf(sb,
+                  "%s pruning at S = %g, %s units, calibration %s "
+                  "(%d x %d, %s)\n",
+                  alc_prune_method_name[a->prune.method], a->S,
+                  alc_gran_name[a->gran], x->s.have_calib ? c->path : "none",
                   x->s.have_calib ? c->nsamples : 0,
                   x->s.have_calib ? c->seqlen : 0,
                   x->s.have_calib ? alc_calib_mode_name[c->mode] : "-");
     alc_sb_printf(sb, "scored by perplexity on %s (seqlen %d%s)\n", a->eval,
-                  eval_seqlen(a), a->eval_chunks ? ", first windows only" :
-                                                   "");
+                  eval_seqlen(a), a->eval_chunks ? ", first windows only" : "");
     put_table(g, "", sb);
 }
 
@@ -349,14 +350,18 @@ static int write_report(const struct pc_args *a, const struct pc_run *x,
     alc_sb_printf(&sb, ", \"model_header_hash\": \"%016llx\", \"alloc\": ",
                   (unsigned long long)x->s.model_hash);
     alc_json_put_str(&sb, x->fn.path);
-    alc_sb_printf(&sb, ", \"ast_hash\": \"%016llx\", \"method\": \"%s\", "
+    alc_sb_printf(&sb,
+                  ", \"ast_hash\": \"%016llx\", \"method\": \"%s\", "
                   "\"n\": %d, \"m\": %d, \"S\": %.17g, \"granularity\": "
-                  "\"%s\", \"eval\": ", (unsigned long long)x->fn.ast_hash,
+                  "\"%s\", \"eval\": ",
+                  (unsigned long long)x->fn.ast_hash,
                   alc_prune_method_name[a->prune.method], a->prune.n,
                   a->prune.m, a->S, alc_gran_name[a->gran]);
     alc_json_put_str(&sb, a->eval);
-    alc_sb_printf(&sb, ", \"eval_seqlen\": %d, \"eval_max_chunks\": %ld, "
-                  "\"points\": [", eval_seqlen(a), a->eval_chunks);
+    alc_sb_printf(&sb,
+                  ", \"eval_seqlen\": %d, \"eval_max_chunks\": %ld, "
+                  "\"points\": [",
+                  eval_seqlen(a), a->eval_chunks);
     for (int i = 0; i < g->n_pt; i++) {
         const struct point *p = &g->pt[i];
         alc_sb_puts(&sb, i ? ",\n  {" : "\n  {");
@@ -364,8 +369,8 @@ static int write_report(const struct pc_args *a, const struct pc_run *x,
             alc_json_put_str(&sb, g->ax[k].name);
             alc_sb_printf(&sb, ": %.17g, ", p->v[k]);
         }
-        alc_sb_printf(&sb, "\"valid\": %s, \"ratio_min\": ",
-                      p->valid ? "true" : "false");
+        alc_sb_printf(
+            &sb, "\"valid\": %s, \"ratio_min\": ", p->valid ? "true" : "false");
         alc_json_put_num(&sb, p->rmin);
         alc_sb_puts(&sb, ", \"ratio_max\": ");
         alc_json_put_num(&sb, p->rmax);
@@ -393,7 +398,7 @@ static int tune_args(struct pc_args *a, int argc, char **argv)
     if (optind < argc) {
         if (a->alloc != NULL || optind + 1 < argc) {
             return cli_usage_error("tune", "give one program: FILE or "
-                                   "--alloc FILE");
+                                           "--alloc FILE");
         }
         a->alloc = argv[optind];
     }
@@ -402,16 +407,18 @@ static int tune_args(struct pc_args *a, int argc, char **argv)
     }
     if (a->eval == NULL) {
         return cli_usage_error("tune", "--eval VALID_FILE is required (a "
-                               "validation split)");
+                                       "validation split)");
     }
     const char *base = strrchr(a->eval, '/');
     base = base ? base + 1 : a->eval;
     if (strstr(base, "test") != NULL && !a->allow_test) {
-        return cli_usage_error("tune", "refusing to tune on '%s': its name "
+        return cli_usage_error("tune",
+                               "refusing to tune on '%s': its name "
                                "says it is a test split, and tuning on the "
                                "split you report biases it (use the "
                                "validation split, e.g. kjv.valid.raw; "
-                               "--allow-test-split overrides)", a->eval);
+                               "--allow-test-split overrides)",
+                               a->eval);
     }
     return 0;
 }
@@ -424,8 +431,8 @@ int cmd_tune(int argc, char **argv)
     struct alc_diag d;
     struct alc_sb sb;
     char *usage = usage_text();
-    int rc = pc_parse(&a, "tune", PC_ALLOC | PC_CALIB | PC_METHOD | PC_EVAL |
-                                      PC_TUNE,
+    int rc = pc_parse(&a, "tune",
+                      PC_ALLOC | PC_CALIB | PC_METHOD | PC_EVAL | PC_TUNE,
                       usage, argc, argv);
     free(usage);
     if (rc == 0) {
@@ -457,8 +464,7 @@ int cmd_tune(int argc, char **argv)
     if (a.report != NULL && write_report(&a, &x, &g, &d) != 0) {
         goto done;
     }
-    if (a.out_alloc != NULL && g.best >= 0 &&
-        write_best(&a, &x, &g, &d) != 0) {
+    if (a.out_alloc != NULL && g.best >= 0 && write_best(&a, &x, &g, &d) != 0) {
         goto done;
     }
     rc = g.best >= 0 ? CLI_OK : CLI_ERR;

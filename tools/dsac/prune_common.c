@@ -71,12 +71,39 @@ const char pc_help_common[] =
 /* ---- Options ---- */
 
 enum {
-    O_MODEL = 256, O_ALLOC, O_SPARSITY, O_PARAM, O_GRAN, O_BACKEND, O_CALIB,
-    O_CALIB_FMT, O_NSAMPLES, O_SEQLEN, O_CALIB_MODE, O_SEED, O_CALIB_DOCS,
-    O_CALIB_BATCH, O_DUMP_CALIB, O_METHOD, O_NM, O_BLOCKSIZE, O_PERCDAMP,
-    O_EVAL, O_EVAL_FMT, O_EVAL_SEQLEN, O_EVAL_CHUNKS, O_EVAL_DENSE,
-    O_ALLOW_TEST, O_OUT, O_FORCE, O_REPORT, O_PLOT, O_JSON, O_THREADS,
-    O_QUIET, O_HELP
+    O_MODEL = 256,
+    O_ALLOC,
+    O_SPARSITY,
+    O_PARAM,
+    O_GRAN,
+    O_BACKEND,
+    O_CALIB,
+    O_CALIB_FMT,
+    O_NSAMPLES,
+    O_SEQLEN,
+    O_CALIB_MODE,
+    O_SEED,
+    O_CALIB_DOCS,
+    O_CALIB_BATCH,
+    O_DUMP_CALIB,
+    O_METHOD,
+    O_NM,
+    O_BLOCKSIZE,
+    O_PERCDAMP,
+    O_EVAL,
+    O_EVAL_FMT,
+    O_EVAL_SEQLEN,
+    O_EVAL_CHUNKS,
+    O_EVAL_DENSE,
+    O_ALLOW_TEST,
+    O_OUT,
+    O_FORCE,
+    O_REPORT,
+    O_PLOT,
+    O_JSON,
+    O_THREADS,
+    O_QUIET,
+    O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -120,18 +147,35 @@ static const struct option long_opts[] = {
 static unsigned opt_group(int opt)
 {
     switch (opt) {
-    case O_ALLOC: case O_SPARSITY: case O_GRAN: case O_BACKEND:
+    case O_ALLOC:
+    case O_SPARSITY:
+    case O_GRAN:
+    case O_BACKEND:
         return PC_ALLOC;
-    case O_CALIB: case O_CALIB_FMT: case O_NSAMPLES: case O_SEQLEN:
-    case O_CALIB_MODE: case O_SEED: case O_CALIB_DOCS: case O_CALIB_BATCH:
+    case O_CALIB:
+    case O_CALIB_FMT:
+    case O_NSAMPLES:
+    case O_SEQLEN:
+    case O_CALIB_MODE:
+    case O_SEED:
+    case O_CALIB_DOCS:
+    case O_CALIB_BATCH:
     case O_DUMP_CALIB:
         return PC_CALIB;
-    case O_METHOD: case O_NM: case O_BLOCKSIZE: case O_PERCDAMP:
+    case O_METHOD:
+    case O_NM:
+    case O_BLOCKSIZE:
+    case O_PERCDAMP:
         return PC_METHOD;
-    case O_EVAL: case O_EVAL_FMT: case O_EVAL_SEQLEN: case O_EVAL_CHUNKS:
-    case O_EVAL_DENSE: case O_ALLOW_TEST:
+    case O_EVAL:
+    case O_EVAL_FMT:
+    case O_EVAL_SEQLEN:
+    case O_EVAL_CHUNKS:
+    case O_EVAL_DENSE:
+    case O_ALLOW_TEST:
         return PC_EVAL;
-    case O_OUT: case O_FORCE:
+    case O_OUT:
+    case O_FORCE:
         return PC_SAVE;
     default:
         return 0;
@@ -152,8 +196,7 @@ static int parse_nm(const char *s, struct alc_prune_opts *o)
 {
     int n = 0, m = 0;
     char tail = 0;
-    if (sscanf(s, "%d:%d%c", &n, &m, &tail) != 2 || n < 1 || m <= n ||
-        m > 64) {
+    if (sscanf(s, "%d:%d%c", &n, &m, &tail) != 2 || n < 1 || m <= n || m > 64) {
         return -1;
     }
     o->n = n;
@@ -182,21 +225,31 @@ static int take(struct pc_args *a, int opt, const char *v)
     long n = 0;
     double x = 0;
     switch (opt) {
-    case O_MODEL: a->model = v; return 0;
-    case O_ALLOC: a->alloc = v; return 0;
+    case O_MODEL:
+        a->model = v;
+        return 0;
+    case O_ALLOC:
+        a->alloc = v;
+        return 0;
     case O_SPARSITY:
         a->have_S = 1;
-        return cli_parse_double(v, &a->S) != 0 || a->S < 0 || a->S >= 1
-                   ? -1 : 0;
+        return cli_parse_double(v, &a->S) != 0 || a->S < 0 || a->S >= 1 ? -1
+                                                                        : 0;
     case O_PARAM:
         if (a->n_params == PC_MAX_PARAMS) {
             return -1;
         }
         a->params[a->n_params++] = v;
         return 0;
-    case O_GRAN: a->gran = alc_gran_from_name(v); return a->gran < 0 ? -1 : 0;
-    case O_BACKEND: a->backend = v; return 0;
-    case O_CALIB: a->calib.path = v; return 0;
+    case O_GRAN:
+        a->gran = alc_gran_from_name(v);
+        return a->gran < 0 ? -1 : 0;
+    case O_BACKEND:
+        a->backend = v;
+        return 0;
+    case O_CALIB:
+        a->calib.path = v;
+        return 0;
     case O_CALIB_FMT:
         a->calib.fmt = alc_data_fmt_from_name(v);
         return a->calib.fmt < 0 ? -1 : 0;
@@ -228,13 +281,17 @@ static int take(struct pc_args *a, int opt, const char *v)
         }
         a->calib.max_docs = n;
         return 0;
-    case O_CALIB_BATCH: return num(v, 1, &a->calib_batch);
-    case O_DUMP_CALIB: a->dump_calib = v; return 0;
+    case O_CALIB_BATCH:
+        return num(v, 1, &a->calib_batch);
+    case O_DUMP_CALIB:
+        a->dump_calib = v;
+        return 0;
     case O_METHOD:
         n = alc_prune_method_from_name(v);
         a->prune.method = (enum alc_prune_method)n;
         return n < 0 ? -1 : 0;
-    case O_NM: return parse_nm(v, &a->prune);
+    case O_NM:
+        return parse_nm(v, &a->prune);
     case O_BLOCKSIZE:
         if (num(v, 1, &n) != 0) {
             return -1;
@@ -247,22 +304,44 @@ static int take(struct pc_args *a, int opt, const char *v)
         }
         a->prune.percdamp = x;
         return 0;
-    case O_EVAL: a->eval = v; return 0;
+    case O_EVAL:
+        a->eval = v;
+        return 0;
     case O_EVAL_FMT:
         a->eval_fmt = alc_data_fmt_from_name(v);
         return a->eval_fmt < 0 ? -1 : 0;
-    case O_EVAL_SEQLEN: return num(v, 2, &a->eval_seqlen);
-    case O_EVAL_CHUNKS: return num(v, 1, &a->eval_chunks);
-    case O_EVAL_DENSE: a->eval_dense = 1; return 0;
-    case O_ALLOW_TEST: a->allow_test = 1; return 0;
-    case O_OUT: a->out = v; return 0;
-    case O_FORCE: a->force = 1; return 0;
-    case O_REPORT: a->report = v; return 0;
-    case O_PLOT: a->plot = v; return 0;
-    case O_JSON: a->json = 1; return 0;
-    case O_THREADS: return num(v, 1, &a->threads);
-    case O_QUIET: a->quiet = 1; return 0;
-    default: return -1;
+    case O_EVAL_SEQLEN:
+        return num(v, 2, &a->eval_seqlen);
+    case O_EVAL_CHUNKS:
+        return num(v, 1, &a->eval_chunks);
+    case O_EVAL_DENSE:
+        a->eval_dense = 1;
+        return 0;
+    case O_ALLOW_TEST:
+        a->allow_test = 1;
+        return 0;
+    case O_OUT:
+        a->out = v;
+        return 0;
+    case O_FORCE:
+        a->force = 1;
+        return 0;
+    case O_REPORT:
+        a->report = v;
+        return 0;
+    case O_PLOT:
+        a->plot = v;
+        return 0;
+    case O_JSON:
+        a->json = 1;
+        return 0;
+    case O_THREADS:
+        return num(v, 1, &a->threads);
+    case O_QUIET:
+        a->quiet = 1;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -279,8 +358,10 @@ static int check_args(struct pc_args *a)
         return cli_usage_error(a->cmd, "--sparsity S is required");
     }
     if (a->prune.n > 0 && a->prune.blocksize % a->prune.m != 0) {
-        return cli_usage_error(a->cmd, "--blocksize %d is not a multiple of "
-                               "M = %d", a->prune.blocksize, a->prune.m);
+        return cli_usage_error(a->cmd,
+                               "--blocksize %d is not a multiple of "
+                               "M = %d",
+                               a->prune.blocksize, a->prune.m);
     }
     return 0;
 }
@@ -302,8 +383,7 @@ int pc_parse(struct pc_args *a, const char *cmd, unsigned groups,
         }
         unsigned g = opt_group(opt);
         if (opt == '?' || opt == 'o' || (g != 0 && !(groups & g))) {
-            return cli_usage_error(cmd, "bad option%s%s",
-                                   opt == '?' ? "" : " ",
+            return cli_usage_error(cmd, "bad option%s%s", opt == '?' ? "" : " ",
                                    opt == '?' ? "" : argv[optind - 1]);
         }
         if (take(a, opt, optarg) != 0) {
@@ -336,8 +416,8 @@ static int set_params(const struct pc_args *a, struct pc_run *x,
 static int needs_calib(const struct pc_args *a, const struct pc_run *x)
 {
     unsigned act = (1u << ALC_IN_WANDA) | (1u << ALC_IN_ACT);
-    int method = (a->groups & PC_METHOD) &&
-                 alc_prune_stats_needed(a->prune.method) != 0;
+    int method =
+        (a->groups & PC_METHOD) && alc_prune_stats_needed(a->prune.method) != 0;
     return method || (x->fn.inputs & act) != 0;
 }
 
@@ -348,12 +428,13 @@ static int calibrate(const struct pc_args *a, struct pc_run *x,
         if (!needs_calib(a, x)) {
             return 0;
         }
-        alc_diag_errorf(d, "%s needs calibration data: --calib FILE (e.g. "
-                        "examples/corpus/kjv.train.raw)",
-                        (x->fn.inputs & ((1u << ALC_IN_WANDA) |
-                                         (1u << ALC_IN_ACT)))
-                            ? x->fn.path
-                            : alc_prune_method_name[a->prune.method]);
+        alc_diag_errorf(
+            d,
+            "%s needs calibration data: --calib FILE (e.g. "
+            "examples/corpus/kjv.train.raw)",
+            (x->fn.inputs & ((1u << ALC_IN_WANDA) | (1u << ALC_IN_ACT)))
+                ? x->fn.path
+                : alc_prune_method_name[a->prune.method]);
         return -1;
     }
     if (alc_session_calibrate(&x->s, &a->calib, d) != 0) {
@@ -391,8 +472,8 @@ int pc_setup(const struct pc_args *a, struct pc_run *x, int skip_params,
     if (calibrate(a, x, d) != 0) {
         return -1;
     }
-    if (alc_session_prepare(&x->s, x->fn.inputs, (enum alc_gran)a->gran,
-                            d) != 0) {
+    if (alc_session_prepare(&x->s, x->fn.inputs, (enum alc_gran)a->gran, d) !=
+        0) {
         return -1;
     }
     if (a->eval != NULL) {

@@ -13,26 +13,26 @@
 #include "session.h"
 
 /* Option groups; each command accepts some (PC_* bits). */
-#define PC_ALLOC 1u   /* --alloc --sparsity --param --granularity --backend */
-#define PC_CALIB 2u   /* --calib ... --dump-calib */
-#define PC_METHOD 4u  /* --method --nm --blocksize --percdamp */
-#define PC_EVAL 8u    /* --eval --eval-format --eval-seqlen ... */
-#define PC_SAVE 16u   /* --out --force */
-#define PC_TUNE 32u   /* --param NAME=LO:HI:STEP (grid), -o */
+#define PC_ALLOC 1u  /* --alloc --sparsity --param --granularity --backend */
+#define PC_CALIB 2u  /* --calib ... --dump-calib */
+#define PC_METHOD 4u /* --method --nm --blocksize --percdamp */
+#define PC_EVAL 8u   /* --eval --eval-format --eval-seqlen ... */
+#define PC_SAVE 16u  /* --out --force */
+#define PC_TUNE 32u  /* --param NAME=LO:HI:STEP (grid), -o */
 
 #define PC_MAX_PARAMS 32
 
 struct pc_args {
-    const char *cmd;            /* "prune", "alloc", "tune" */
+    const char *cmd; /* "prune", "alloc", "tune" */
     unsigned groups;
     const char *model;
     /* allocation */
-    const char *alloc;          /* NULL: built-in uniform */
+    const char *alloc; /* NULL: built-in uniform */
     double S;
     int have_S;
     const char *params[PC_MAX_PARAMS];
     int n_params;
-    int gran;                   /* enum alc_gran */
+    int gran; /* enum alc_gran */
     const char *backend;
     /* calibration */
     struct alc_calib_opts calib;
@@ -43,7 +43,7 @@ struct pc_args {
     /* evaluation */
     const char *eval;
     int eval_fmt;
-    long eval_seqlen;           /* 0: the calibration seqlen */
+    long eval_seqlen; /* 0: the calibration seqlen */
     long eval_chunks;
     int eval_dense;
     int allow_test;
@@ -54,7 +54,7 @@ struct pc_args {
     int json, quiet;
     long threads;
     /* tune */
-    const char *out_alloc;      /* -o FILE */
+    const char *out_alloc; /* -o FILE */
 };
 
 /* Parses argv for cmd. Returns 0, 1 after --help (printed), or CLI_USAGE
@@ -69,7 +69,7 @@ struct pc_run {
     struct alc_allocfn fn;
     int have_fn;
     enum alc_backend be;
-    int eval_idx;               /* -1 without --eval */
+    int eval_idx; /* -1 without --eval */
     double t0;
 };
 
