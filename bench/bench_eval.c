@@ -95,8 +95,8 @@ static void load(struct alc_model *m, const char *dir)
 }
 
 /* Best of reps evaluations (the first one also warms the page cache). */
-static void eval_best(const struct alc_model *m, const int32_t *ids,
-                      int64_t n, int T, int64_t K, int threads, int reps,
+static void eval_best(const struct alc_model *m, const int32_t *ids, int64_t n,
+                      int T, int64_t K, int threads, int reps,
                       struct alc_eval_result *best)
 {
     struct alc_diag d;
@@ -134,8 +134,8 @@ static double time_sgemm(int M, int N, int K, int reps)
     }
     for (int r = 0; r < reps; r++) {
         double t0 = alc_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f,
-                    a, K, b, K, 0.0f, c, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a,
+                    K, b, K, 0.0f, c, N);
         double dt = alc_now() - t0;
         best = dt < best ? dt : best;
     }
@@ -152,7 +152,7 @@ static double sgemm_gflops(const struct alc_config *c, int M, int threads)
     int C = c->dim, F = c->hidden_dim, q = c->n_heads * c->head_dim;
     int kv = c->n_kv_heads * c->head_dim;
     int shapes[7][2] = {{q, C}, {kv, C}, {kv, C}, {C, q},
-                        {F, C}, {F, C}, {C, F}};
+                        {F, C}, {F, C},  {C, F}};
     double t = 0.0, fl = 0.0;
     openblas_set_num_threads(threads);
     for (int i = 0; i < 7; i++) {
@@ -171,8 +171,7 @@ static double sgemm_gflops(const struct alc_config *c, int M, int threads)
 static int have_torch(void)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1",
-             python());
+    snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1", python());
     return system(cmd) == 0;
 }
 
@@ -308,8 +307,7 @@ int main(int argc, char **argv)
 {
     struct opts o;
     if (argc == 6 && strcmp(argv[1], "--rss-child") == 0) {
-        return rss_child(argv[2], atoi(argv[3]), atoi(argv[4]),
-                         atoi(argv[5]));
+        return rss_child(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     }
     parse(argc, argv, &o);
     alc_progress_set_quiet(1);
@@ -353,8 +351,8 @@ int main(int argc, char **argv)
            m.cfg.vocab_size, (double)m.n_params / 1e6);
     printf("  dsac eval      %8.0f tokens/s  (%lld windows x %d tokens, batch "
            "%d, %.2f s, PPL %.4f)\n",
-           r.tokens_per_s, (long long)r.n_windows, o.seqlen, r.batch,
-           r.seconds, r.ppl);
+           r.tokens_per_s, (long long)r.n_windows, o.seqlen, r.batch, r.seconds,
+           r.ppl);
     printf("  achieved       %8.1f GFLOP/s (%.1f GFLOP per pass: linears + "
            "lm_head + causal attention)\n",
            ours_gf, flops / 1e9);
@@ -382,7 +380,8 @@ int main(int argc, char **argv)
     int64_t tk = 64;
     eval_best(&tm, tids, tn, 256, tk, o.threads, 3, &r);
     printf("\nbundled model (tiny-llama, 1.84 M params), kjv.test.raw, "
-           "seqlen 256, %lld windows\n", (long long)tk);
+           "seqlen 256, %lld windows\n",
+           (long long)tk);
     printf("  dsac eval      %8.0f tokens/s  (batch %d, PPL %.4f)\n",
            r.tokens_per_s, r.batch, r.ppl);
     double ppl_tiny = r.ppl, tps_tiny = r.tokens_per_s;
@@ -394,8 +393,8 @@ int main(int argc, char **argv)
     if (o.torch && have_torch()) {
         double tp = 0.0;
         write_ids(ids_tiny, tids, tk * 256);
-        double t_tiny = torch_eval(tiny, ids_tiny, 256, tk, batch_tiny,
-                                   o.threads, &tp);
+        double t_tiny =
+            torch_eval(tiny, ids_tiny, 256, tk, batch_tiny, o.threads, &tp);
         printf("  PyTorch        %8.0f tokens/s  (PPL %.4f)  -> dsac is "
                "%.2fx PyTorch (target >= 2x)\n",
                t_tiny, tp, tps_tiny / t_tiny);
@@ -403,8 +402,8 @@ int main(int argc, char **argv)
             printf("  WARNING: PyTorch PPL differs from ours\n");
         }
         write_ids(ids_big, ids, n);
-        double t_big = torch_eval(big, ids_big, o.seqlen, o.windows,
-                                  batch_big, o.threads, &tp);
+        double t_big = torch_eval(big, ids_big, o.seqlen, o.windows, batch_big,
+                                  o.threads, &tp);
         printf("large model:\n  PyTorch        %8.0f tokens/s  (PPL %.4f)  "
                "-> dsac is %.2fx PyTorch (target >= 1x)\n",
                t_big, tp, tps_big / t_big);
@@ -412,8 +411,7 @@ int main(int argc, char **argv)
             printf("  WARNING: PyTorch PPL differs from ours\n");
         }
     } else {
-        printf("  PyTorch: skipped (--no-torch or no torch in %s)\n",
-               python());
+        printf("  PyTorch: skipped (--no-torch or no torch in %s)\n", python());
     }
 
     printf("\npeak RSS (child process, eval of 2 x %d tokens), hidden %d:\n",

@@ -14,8 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check(const struct alc_st_file *f, const uint8_t *data,
-                  size_t size)
+static void check(const struct alc_st_file *f, const uint8_t *data, size_t size)
 {
     uint64_t covered = 0;
     unsigned sum = 0;

@@ -222,8 +222,10 @@ static int parse_act(struct jctx *j, const char *key, struct alc_config *c)
         return 0;
     }
     char msg[160];
-    snprintf(msg, sizeof msg, "unsupported activation '%.60s' (silu, relu, "
-             "gelu)", s);
+    snprintf(msg, sizeof msg,
+             "unsupported activation '%.60s' (silu, relu, "
+             "gelu)",
+             s);
     ferr(j, key, msg);
     return -1;
 }
@@ -263,8 +265,10 @@ static void parse_rope_scaling(struct jctx *j, struct alc_config *c)
     }
     if (strcmp(t->valuestring, "llama3") != 0) {
         char msg[160];
-        snprintf(msg, sizeof msg, "unsupported rope_type '%.40s' (default, "
-                 "linear, llama3)", t->valuestring);
+        snprintf(msg, sizeof msg,
+                 "unsupported rope_type '%.40s' (default, "
+                 "linear, llama3)",
+                 t->valuestring);
         ferr(j, "rope_scaling", msg);
         return;
     }
@@ -276,7 +280,8 @@ static void parse_rope_scaling(struct jctx *j, struct alc_config *c)
     get_int(j, rs, "original_max_position_embeddings", 1, 1, 1 << 30,
             &c->rope_orig_max_pos);
     if (!(c->rope_high_freq > c->rope_low_freq) || c->rope_low_freq <= 0) {
-        ferr(j, "rope_scaling", "llama3 needs 0 < low_freq_factor < "
+        ferr(j, "rope_scaling",
+             "llama3 needs 0 < low_freq_factor < "
              "high_freq_factor");
     }
 }
@@ -301,9 +306,11 @@ static int parse_arch(struct jctx *j)
     int arch = alc_arch_from_name(name);
     if (arch < 0) {
         char msg[200];
-        snprintf(msg, sizeof msg, "unsupported architecture '%.80s' "
+        snprintf(msg, sizeof msg,
+                 "unsupported architecture '%.80s' "
                  "(supported: LlamaForCausalLM, MistralForCausalLM, "
-                 "Qwen2ForCausalLM, OPTForCausalLM)", name);
+                 "Qwen2ForCausalLM, OPTForCausalLM)",
+                 name);
         ferr(j, "architectures", msg);
         return -1;
     }

@@ -53,38 +53,38 @@ enum alc_rope_type {
  */
 struct alc_config {
     enum alc_arch arch;
-    int dim;          /* C */
-    int hidden_dim;   /* F */
-    int n_layers;     /* L */
-    int n_heads;      /* H */
-    int n_kv_heads;   /* KV (= H when absent); H % KV == 0 */
-    int head_dim;     /* D: head_dim, or C / H */
-    int vocab_size;   /* V */
-    int max_pos;      /* max_position_embeddings (0 if absent) */
-    double norm_eps;  /* rms_norm_eps; OPT LayerNorm: 1e-5 */
+    int dim;         /* C */
+    int hidden_dim;  /* F */
+    int n_layers;    /* L */
+    int n_heads;     /* H */
+    int n_kv_heads;  /* KV (= H when absent); H % KV == 0 */
+    int head_dim;    /* D: head_dim, or C / H */
+    int vocab_size;  /* V */
+    int max_pos;     /* max_position_embeddings (0 if absent) */
+    double norm_eps; /* rms_norm_eps; OPT LayerNorm: 1e-5 */
     enum alc_act act;
-    int gated_mlp;    /* down(act(gate(x)) * up(x)); else down(act(up(x))) */
-    int layer_norm;   /* LayerNorm with bias (OPT), else RMSNorm */
-    int pre_norm;     /* norm before attention/MLP; OPT do_layer_norm_before */
-    int final_norm;   /* the model has a final norm (OPT-350m has none) */
-    int qkv_bias;     /* q/k/v have biases (Qwen2, OPT, attention_bias) */
-    int o_bias;       /* o_proj / out_proj has a bias */
-    int mlp_bias;     /* gate/up/down (fc1/fc2) have biases */
+    int gated_mlp;  /* down(act(gate(x)) * up(x)); else down(act(up(x))) */
+    int layer_norm; /* LayerNorm with bias (OPT), else RMSNorm */
+    int pre_norm;   /* norm before attention/MLP; OPT do_layer_norm_before */
+    int final_norm; /* the model has a final norm (OPT-350m has none) */
+    int qkv_bias;   /* q/k/v have biases (Qwen2, OPT, attention_bias) */
+    int o_bias;     /* o_proj / out_proj has a bias */
+    int mlp_bias;   /* gate/up/down (fc1/fc2) have biases */
     int tie_embeddings; /* lm_head = embed_tokens */
     /* positions */
-    int rope;         /* rotary (LLaMA family); else learned (OPT) */
+    int rope; /* rotary (LLaMA family); else learned (OPT) */
     double rope_theta;
     enum alc_rope_type rope_type;
     double rope_factor, rope_low_freq, rope_high_freq;
     int rope_orig_max_pos;
-    int pos_offset;   /* OPT learned positions: row = position + 2 */
+    int pos_offset;     /* OPT learned positions: row = position + 2 */
     int sliding_window; /* Mistral: keys t - W < j <= t; 0 = none */
-    int proj_dim;     /* P: OPT word_embed_proj_dim (= C unless projected) */
+    int proj_dim;       /* P: OPT word_embed_proj_dim (= C unless projected) */
     /* metadata */
-    int dtype;        /* torch_dtype / dtype as enum alc_dtype, or -1 */
-    int bos_id;       /* -1 if absent */
+    int dtype;  /* torch_dtype / dtype as enum alc_dtype, or -1 */
+    int bos_id; /* -1 if absent */
     int n_eos;
-    int eos_ids[8];   /* eos_token_id: an int or a list */
+    int eos_ids[8]; /* eos_token_id: an int or a list */
 };
 
 /*
@@ -94,8 +94,7 @@ struct alc_config {
  */
 int alc_config_parse(struct alc_config *c, const char *json, size_t len,
                      const char *path, struct alc_diag *d);
-int alc_config_load(struct alc_config *c, const char *dir,
-                    struct alc_diag *d);
+int alc_config_load(struct alc_config *c, const char *dir, struct alc_diag *d);
 /* config.json text as transformers writes it (malloc'd). */
 char *alc_config_to_json(const struct alc_config *c);
 /* Sets the defaults of an architecture (HF config class defaults) so a

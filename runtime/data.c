@@ -59,8 +59,8 @@ enum alc_data_fmt alc_data_fmt_guess(const char *path)
  */
 static int py_space(const unsigned char *s, size_t n)
 {
-    if (n >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0d) ||
-                   (s[0] >= 0x1c && s[0] <= 0x20))) {
+    if (n >= 1 &&
+        ((s[0] >= 0x09 && s[0] <= 0x0d) || (s[0] >= 0x1c && s[0] <= 0x20))) {
         return 1;
     }
     if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0)) {
@@ -69,8 +69,8 @@ static int py_space(const unsigned char *s, size_t n)
     if (n < 3) {
         return 0;
     }
-    unsigned cp = ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) |
-                  (s[2] & 0x3fu);
+    unsigned cp =
+        ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3fu);
     if ((s[0] & 0xf0) != 0xe0 || (s[1] & 0xc0) != 0x80 ||
         (s[2] & 0xc0) != 0x80) {
         return 0;
@@ -238,8 +238,10 @@ static int parse_jsonl(const char *path, const char *s, size_t n,
                               &cap) == 0;
             cJSON_Delete(o);
             if (!ok) {
-                alc_diag_errorf(d, "%s:%lld: expected a JSON object with a "
-                                "string \"text\"", path, (long long)line);
+                alc_diag_errorf(d,
+                                "%s:%lld: expected a JSON object with a "
+                                "string \"text\"",
+                                path, (long long)line);
                 return -1;
             }
         }

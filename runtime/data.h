@@ -37,8 +37,8 @@ enum alc_data_fmt alc_data_fmt_guess(const char *path);
 /* Documents of a file: one for raw/wikitext/text, one per line for c4. */
 struct alc_docs {
     int64_t n;
-    char **text;  /* [n], NUL-terminated, malloc'd */
-    size_t *len;  /* [n] */
+    char **text;         /* [n], NUL-terminated, malloc'd */
+    size_t *len;         /* [n] */
     uint64_t file_bytes; /* size of the file on disk */
     uint64_t file_hash;  /* alc_hash64 of the file's bytes on disk */
     int gz;              /* the file was gzip-compressed */

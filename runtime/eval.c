@@ -58,8 +58,10 @@ static int check_opts(const struct alc_model *m, int64_t n,
         return -1;
     }
     if (!m->cfg.rope && o->seqlen > m->cfg.max_pos) {
-        alc_diag_errorf(d, "eval: seqlen %d exceeds the model's %d learned "
-                        "positions", o->seqlen, m->cfg.max_pos);
+        alc_diag_errorf(d,
+                        "eval: seqlen %d exceeds the model's %d learned "
+                        "positions",
+                        o->seqlen, m->cfg.max_pos);
         return -1;
     }
     return 0;
@@ -122,9 +124,8 @@ int alc_eval_ppl(const struct alc_model *m, const int32_t *ids, int64_t n,
     }
     alc_progress_end(&pr);
     r->seconds = alc_now() - t0;
-    r->tokens_per_s = r->seconds > 0
-                          ? (double)r->n_windows * T / r->seconds
-                          : 0.0;
+    r->tokens_per_s =
+        r->seconds > 0 ? (double)r->n_windows * T / r->seconds : 0.0;
     summarize(r);
     rc = 0;
 done:

@@ -26,11 +26,11 @@ struct alc_eval_opts {
 };
 
 struct alc_eval_result {
-    int64_t n_ids;       /* tokens given */
-    int64_t n_windows;   /* windows evaluated */
-    int64_t n_avail;     /* floor(n_ids / T) */
-    int64_t n_dropped;   /* tail tokens that fill no window */
-    int64_t n_scored;    /* n_windows * (T - 1) predictions */
+    int64_t n_ids;     /* tokens given */
+    int64_t n_windows; /* windows evaluated */
+    int64_t n_avail;   /* floor(n_ids / T) */
+    int64_t n_dropped; /* tail tokens that fill no window */
+    int64_t n_scored;  /* n_windows * (T - 1) predictions */
     int seqlen, batch, n_threads;
     double mean_nll;     /* mean over windows of the window mean NLL (nats) */
     double nll_sd;       /* sample standard deviation of the window losses */

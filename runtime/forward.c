@@ -38,9 +38,9 @@ static float *falloc(size_t n)
  * rounds the same way. Reductions stay scalar and in a fixed order.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ALC_VEC                                                            \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3",       \
-                                 "default")))
+#define ALC_VEC                                                                \
+    __attribute__((                                                            \
+        target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ALC_VEC
 #endif
@@ -220,12 +220,19 @@ static void mm_task(void *ctx, int64_t task, int worker)
 }
 
 /* y (B*T, N) = x (B*T, K) . w (N, K)^T + bias, tiles per sequence. */
-static void matmul(struct alc_fwd *f, float *y, const float *x,
-                   const float *w, const float *bias, int B, int T, int N,
-                   int K)
+static void matmul(struct alc_fwd *f, float *y, const float *x, const float *w,
+                   const float *bias, int B, int T, int N, int K)
 {
-    struct mm_job j = {y, x, w, bias, T, N, K, (T + TILE_M - 1) / TILE_M,
-                       (N + TILE_N - 1) / TILE_N, 1.0f};
+    struct mm_job j = {y,
+                       x,
+                       w,
+                       bias,
+                       T,
+                       N,
+                       K,
+                       (T + TILE_M - 1) / TILE_M,
+                       (N + TILE_N - 1) / TILE_N,
+                       1.0f};
     alc_pool_run(f->pool, (int64_t)B * j.rt * j.nt, mm_task, &j);
 }
 
@@ -246,17 +253,23 @@ static void mm_multi_task(void *ctx, int64_t task, int worker)
 }
 
 /* y[i] (B*T, N[i]) = x (B*T, K) . w[i]^T + bias[i] for i < n (n <= 3). */
-static void matmul_n(struct alc_fwd *f, int n, float *const *y,
-                     const float *x, const float *const *w,
-                     const float *const *bias, const int *N, int B, int T,
-                     int K)
+static void matmul_n(struct alc_fwd *f, int n, float *const *y, const float *x,
+                     const float *const *w, const float *const *bias,
+                     const int *N, int B, int T, int K)
 {
     struct mm_multi mj;
     memset(&mj, 0, sizeof mj);
     for (int i = 0; i < n; i++) {
-        struct mm_job j = {y[i], x, w[i], bias[i], T, N[i], K,
+        struct mm_job j = {y[i],
+                           x,
+                           w[i],
+                           bias[i],
+                           T,
+                           N[i],
+                           K,
                            (T + TILE_M - 1) / TILE_M,
-                           (N[i] + TILE_N - 1) / TILE_N, 1.0f};
+                           (N[i] + TILE_N - 1) / TILE_N,
+                           1.0f};
         mj.g[i] = j;
         mj.first[i + 1] = mj.first[i] + (int64_t)B * j.rt * j.nt;
     }
@@ -283,10 +296,10 @@ struct row_job {
     enum row_op op;
     float *o;
     const float *x, *w, *b;
-    float *res;  /* OP_ADD_NORM: the residual stream */
-    int n;       /* columns */
-    int64_t M;   /* rows */
-    int T;       /* tokens per sequence (positions for RoPE) */
+    float *res; /* OP_ADD_NORM: the residual stream */
+    int n;      /* columns */
+    int64_t M;  /* rows */
+    int T;      /* tokens per sequence (positions for RoPE) */
 };
 
 static void row_task(void *ctx, int64_t task, int worker)
@@ -329,10 +342,10 @@ static void row_task(void *ctx, int64_t task, int worker)
             int pos = (int)(r % j->T);
             const float *cs = j->f->s.rope_cos + (int64_t)pos * half;
             const float *sn = j->f->s.rope_sin + (int64_t)pos * half;
-            rope(j->o + r * c->n_heads * c->head_dim, c->n_heads,
+            rope(j->o + r * c->n_heads * c->head_dim, c->n_heads, c->head_dim,
+                 cs, sn);
+            rope((float *)j->x + r * c->n_kv_heads * c->head_dim, c->n_kv_heads,
                  c->head_dim, cs, sn);
-            rope((float *)j->x + r * c->n_kv_heads * c->head_dim,
-                 c->n_kv_heads, c->head_dim, cs, sn);
             break;
         }
         }
@@ -367,9 +380,9 @@ static void norm(struct alc_fwd *f, float *o, const float *x, const float *w,
 
 struct att_job {
     struct alc_fwd *f;
-    float *out;            /* (M, H*D) */
+    float *out;             /* (M, H*D) */
     const float *q, *k, *v; /* (M, H*D), (M, KV*D), (M, KV*D) */
-    int T, nrb;            /* tokens, row blocks per sequence */
+    int T, nrb;             /* tokens, row blocks per sequence */
 };
 
 /*
@@ -454,9 +467,9 @@ static void cvt_task(void *ctx, int64_t task, int worker)
  * Loads block `layer` into mem (cap floats) when it is large enough (the
  * block then borrows it), else into a fresh allocation it owns.
  */
-static int block_load(struct alc_block *b, const struct alc_model *m,
-                      int layer, struct alc_pool *pool, float *mem,
-                      size_t cap, struct alc_diag *d)
+static int block_load(struct alc_block *b, const struct alc_model *m, int layer,
+                      struct alc_pool *pool, float *mem, size_t cap,
+                      struct alc_diag *d)
 {
     struct cvt_job j;
     size_t off[ALC_BT_COUNT], total = 0;
@@ -589,9 +602,10 @@ int alc_fwd_init(struct alc_fwd *f, const struct alc_model *m, int max_b,
         return -1;
     }
     if (!c->rope && max_t > c->max_pos) {
-        alc_diag_errorf(d, "%s: sequence length %d exceeds the %d learned "
-                        "positions (max_position_embeddings)", m->dir, max_t,
-                        c->max_pos);
+        alc_diag_errorf(d,
+                        "%s: sequence length %d exceeds the %d learned "
+                        "positions (max_position_embeddings)",
+                        m->dir, max_t, c->max_pos);
         return -1;
     }
     openblas_set_num_threads(1); /* our pool threads the GEMMs */
@@ -621,12 +635,14 @@ int alc_fwd_init(struct alc_fwd *f, const struct alc_model *m, int max_b,
     s->tgt = falloc(M);
     f->blk_cap = block_floats(m);
     f->blk_mem = falloc(f->blk_cap);
-    if (!s->x || !f->blk_mem || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->hb ||
-        (c->gated_mlp && !s->hb2) || !s->scores || !s->rope_cos ||
+    if (!s->x || !f->blk_mem || !s->xb || !s->q || !s->k || !s->v || !s->att ||
+        !s->hb || (c->gated_mlp && !s->hb2) || !s->scores || !s->rope_cos ||
         !s->rope_sin || !s->head_w || !s->logits || !s->lse_max ||
         !s->lse_sum || !s->tgt) {
-        alc_diag_errorf(d, "%s: out of memory for the run state (%d x %d "
-                        "tokens)", m->dir, max_b, max_t);
+        alc_diag_errorf(d,
+                        "%s: out of memory for the run state (%d x %d "
+                        "tokens)",
+                        m->dir, max_b, max_t);
         alc_fwd_free(f);
         return -1;
     }
@@ -660,12 +676,13 @@ void alc_fwd_free(struct alc_fwd *f)
     memset(f, 0, sizeof *f);
 }
 
-static int check_dims(const struct alc_fwd *f, int B, int T,
-                      struct alc_diag *d)
+static int check_dims(const struct alc_fwd *f, int B, int T, struct alc_diag *d)
 {
     if (B < 1 || B > f->max_b || T < 1 || T > f->max_t) {
-        alc_diag_errorf(d, "forward: batch %d x %d outside the run state "
-                        "(%d x %d)", B, T, f->max_b, f->max_t);
+        alc_diag_errorf(d,
+                        "forward: batch %d x %d outside the run state "
+                        "(%d x %d)",
+                        B, T, f->max_b, f->max_t);
         return -1;
     }
     return 0;
@@ -676,8 +693,8 @@ static int check_dims(const struct alc_fwd *f, int B, int T,
 struct emb_job {
     struct alc_fwd *f;
     const int32_t *ids;
-    float *x;   /* (M, C) */
-    float *e;   /* (M, P) token rows (x itself when P == C) */
+    float *x; /* (M, C) */
+    float *e; /* (M, P) token rows (x itself when P == C) */
     int T;
 };
 
@@ -707,8 +724,8 @@ static void pos_task(void *ctx, int64_t task, int worker)
     }
 }
 
-int alc_fwd_embed(struct alc_fwd *f, const int32_t *ids, int B, int T,
-                  float *x, struct alc_diag *d)
+int alc_fwd_embed(struct alc_fwd *f, const int32_t *ids, int B, int T, float *x,
+                  struct alc_diag *d)
 {
     const struct alc_config *c = f->c;
     const struct alc_model *m = f->m;
@@ -718,9 +735,10 @@ int alc_fwd_embed(struct alc_fwd *f, const int32_t *ids, int B, int T,
     }
     for (int64_t i = 0; i < M; i++) {
         if (ids[i] < 0 || ids[i] >= c->vocab_size) {
-            alc_diag_errorf(d, "token id %d at position %lld is outside the "
-                            "vocabulary [0, %d)", ids[i], (long long)i,
-                            c->vocab_size);
+            alc_diag_errorf(d,
+                            "token id %d at position %lld is outside the "
+                            "vocabulary [0, %d)",
+                            ids[i], (long long)i, c->vocab_size);
             return -1;
         }
     }
@@ -762,9 +780,8 @@ static int call_hook(alc_lin_hook hook, void *ctx, const struct alc_block *b,
     return 0;
 }
 
-int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x,
-                  int B, int T, alc_lin_hook hook, void *hook_ctx,
-                  struct alc_diag *d)
+int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x, int B,
+                  int T, alc_lin_hook hook, void *hook_ctx, struct alc_diag *d)
 {
     const struct alc_config *c = f->c;
     struct alc_runstate *s = &f->s;
@@ -828,16 +845,14 @@ int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x,
         rows(f, OP_SWIGLU, s->hb, s->hb2, NULL, NULL, M, F, T);
     } else {
         /* hb = act(min W1^T + b1)   (M, F) */
-        matmul(f, s->hb, min, b->w[ALC_LIN_UP], b->b[ALC_LIN_UP], B, T, F,
-               C);
+        matmul(f, s->hb, min, b->w[ALC_LIN_UP], b->b[ALC_LIN_UP], B, T, F, C);
         rows(f, OP_ACT, s->hb, NULL, NULL, NULL, M, F, T);
     }
     if (call_hook(hook, hook_ctx, b, ALC_LIN_DOWN, s->hb, M, d)) {
         return -1;
     }
     /* xb = hb Wd^T + bd; x = x + xb (post-norm: x = norm2(x + xb)) */
-    matmul(f, s->xb, s->hb, b->w[ALC_LIN_DOWN], b->b[ALC_LIN_DOWN], B, T, C,
-           F);
+    matmul(f, s->xb, s->hb, b->w[ALC_LIN_DOWN], b->b[ALC_LIN_DOWN], B, T, C, F);
     if (c->pre_norm) {
         rows(f, OP_ADD, x, s->xb, NULL, NULL, M, C, T);
     } else {
@@ -948,8 +963,8 @@ static void lse_task(void *ctx, int64_t task, int worker)
             cs += l[i];
         }
         if (cm > s->lse_max[r]) {
-            s->lse_sum[r] = s->lse_sum[r] * exp((double)s->lse_max[r] - cm) +
-                            cs;
+            s->lse_sum[r] =
+                s->lse_sum[r] * exp((double)s->lse_max[r] - cm) + cs;
             s->lse_max[r] = cm;
         } else {
             s->lse_sum[r] += cs * exp((double)cm - s->lse_max[r]);
@@ -972,8 +987,8 @@ static void copy_task(void *ctx, int64_t task, int worker)
 }
 
 /* Streams lm_head in vocabulary chunks; nll or logits (one is NULL). */
-static int head(struct alc_fwd *f, float *x, const int32_t *ids, int B,
-                int T, float *nll, float *logits, struct alc_diag *d)
+static int head(struct alc_fwd *f, float *x, const int32_t *ids, int B, int T,
+                float *nll, float *logits, struct alc_diag *d)
 {
     const struct alc_config *c = f->c;
     const struct alc_model *m = f->m;
@@ -1043,8 +1058,8 @@ static int run_blocks(struct alc_fwd *f, const int32_t *ids, int B, int T,
         return -1;
     }
     for (int l = 0; l < f->c->n_layers; l++) {
-        if (block_load(&blk, f->m, l, f->pool, f->blk_mem, f->blk_cap,
-                       d) != 0) {
+        if (block_load(&blk, f->m, l, f->pool, f->blk_mem, f->blk_cap, d) !=
+            0) {
             return -1;
         }
         int rc = alc_fwd_block(f, &blk, x, B, T, NULL, NULL, d);
@@ -1056,8 +1071,8 @@ static int run_blocks(struct alc_fwd *f, const int32_t *ids, int B, int T,
     return 0;
 }
 
-int alc_fwd_nll(struct alc_fwd *f, const int32_t *ids, int B, int T,
-                float *nll, struct alc_diag *d)
+int alc_fwd_nll(struct alc_fwd *f, const int32_t *ids, int B, int T, float *nll,
+                struct alc_diag *d)
 {
     if (check_dims(f, B, T, d) != 0 ||
         run_blocks(f, ids, B, T, f->s.x, d) != 0) {
@@ -1083,8 +1098,8 @@ const char *alc_fwd_blas_core(void)
 
 const char *alc_fwd_blas_advice(void)
 {
-    static const char *const generic[] = {"prescott", "core2", "nehalem",
-                                          "atom", "katmai", "coppermine"};
+    static const char *const generic[] = {"prescott", "core2",  "nehalem",
+                                          "atom",     "katmai", "coppermine"};
     const char *core = openblas_get_corename();
     int is_generic = 0;
     for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++) {

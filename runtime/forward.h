@@ -57,7 +57,7 @@ struct alc_block {
     float *norm2, *norm2_b;  /* (C): before the MLP */
     float *mem;              /* the single allocation all of them point in */
     size_t n_floats;
-    int borrowed;            /* mem belongs to the alc_fwd (whole-model runs) */
+    int borrowed; /* mem belongs to the alc_fwd (whole-model runs) */
 };
 
 /*
@@ -94,19 +94,19 @@ typedef int (*alc_lin_hook)(void *ctx, int layer, enum alc_lin lin,
 /* ---- RunState and owner ---- */
 
 struct alc_runstate {
-    float *x;       /* (M, C) hidden states of alc_fwd_nll / _logits */
-    float *xb;      /* (M, max(C, P)) normed input of attention / MLP */
-    float *q;       /* (M, H*D) queries */
-    float *k, *v;   /* (M, KV*D) keys, values */
-    float *att;     /* (M, H*D) attention output before o_proj */
+    float *x;        /* (M, C) hidden states of alc_fwd_nll / _logits */
+    float *xb;       /* (M, max(C, P)) normed input of attention / MLP */
+    float *q;        /* (M, H*D) queries */
+    float *k, *v;    /* (M, KV*D) keys, values */
+    float *att;      /* (M, H*D) attention output before o_proj */
     float *hb, *hb2; /* (M, F) MLP hidden */
-    float *scores;  /* (threads, ROWBLK, T) attention scratch per worker */
+    float *scores;   /* (threads, ROWBLK, T) attention scratch per worker */
     float *rope_cos, *rope_sin; /* (T, D/2) */
-    float *head_w;  /* (VC, P) one vocab chunk of lm_head in f32 */
-    float *logits;  /* (M, VC) logits of one vocab chunk */
-    float *lse_max; /* (M) running max for the log-sum-exp */
-    double *lse_sum; /* (M) running sum of exp(logit - max) */
-    float *tgt;     /* (M) logit of the target token */
+    float *head_w;              /* (VC, P) one vocab chunk of lm_head in f32 */
+    float *logits;              /* (M, VC) logits of one vocab chunk */
+    float *lse_max;             /* (M) running max for the log-sum-exp */
+    double *lse_sum;            /* (M) running sum of exp(logit - max) */
+    float *tgt;                 /* (M) logit of the target token */
 };
 
 struct alc_fwd {
@@ -114,10 +114,10 @@ struct alc_fwd {
     const struct alc_config *c;
     struct alc_pool *pool; /* owned */
     int n_threads;
-    int max_b, max_t;      /* capacity: B <= max_b, T <= max_t */
+    int max_b, max_t; /* capacity: B <= max_b, T <= max_t */
     struct alc_runstate s;
-    float *blk_mem;        /* one block's f32 weights, reused per layer */
-    size_t blk_cap;        /* floats in blk_mem */
+    float *blk_mem; /* one block's f32 weights, reused per layer */
+    size_t blk_cap; /* floats in blk_mem */
 };
 
 /* Allocates the run state for batches of up to max_b sequences of up to
@@ -128,12 +128,11 @@ void alc_fwd_free(struct alc_fwd *f);
 
 /* x (B, T, C) = embeddings of ids (B, T) (+ learned positions for OPT);
  * ids outside [0, V) are an error. */
-int alc_fwd_embed(struct alc_fwd *f, const int32_t *ids, int B, int T,
-                  float *x, struct alc_diag *d);
-/* x (B, T, C) through block b, in place. hook may be NULL. */
-int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x,
-                  int B, int T, alc_lin_hook hook, void *hook_ctx,
+int alc_fwd_embed(struct alc_fwd *f, const int32_t *ids, int B, int T, float *x,
                   struct alc_diag *d);
+/* x (B, T, C) through block b, in place. hook may be NULL. */
+int alc_fwd_block(struct alc_fwd *f, const struct alc_block *b, float *x, int B,
+                  int T, alc_lin_hook hook, void *hook_ctx, struct alc_diag *d);
 /*
  * The head on the last hidden states x (B, T, C), which it overwrites
  * (final norm): nll (B, T - 1) = -log softmax(logits[b, t])[ids[b, t+1]].
@@ -147,8 +146,8 @@ int alc_fwd_head_logits(struct alc_fwd *f, float *x, int B, int T,
                         float *logits, struct alc_diag *d);
 
 /* Whole model, streaming the blocks: next-token losses (B, T - 1). */
-int alc_fwd_nll(struct alc_fwd *f, const int32_t *ids, int B, int T,
-                float *nll, struct alc_diag *d);
+int alc_fwd_nll(struct alc_fwd *f, const int32_t *ids, int B, int T, float *nll,
+                struct alc_diag *d);
 /* Whole model: logits (B, T, V). */
 int alc_fwd_logits(struct alc_fwd *f, const int32_t *ids, int B, int T,
                    float *logits, struct alc_diag *d);

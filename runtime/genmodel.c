@@ -32,8 +32,8 @@ static void fill(const struct alc_config *c, const struct alc_tspec *s,
     alc_rng_seed(&r, alc_hash64(s->name, strlen(s->name), seed));
     if (s->layer >= 0 && s->slot < ALC_LIN_COUNT) {
         std = (float)(1.0 / sqrt((double)s->shape[1]));
-    } else if (s->layer >= 0 && (s->slot == ALC_BT_NORM1 ||
-                                 s->slot == ALC_BT_NORM2)) {
+    } else if (s->layer >= 0 &&
+               (s->slot == ALC_BT_NORM1 || s->slot == ALC_BT_NORM2)) {
         mean = 1.0f;
     } else if (s->layer < 0) {
         switch (s->slot) {
@@ -94,16 +94,14 @@ static char *shard_name(int k, int n_shards)
     if (n_shards == 1) {
         alc_sb_puts(&sb, "model.safetensors");
     } else {
-        alc_sb_printf(&sb, "model-%05d-of-%05d.safetensors", k + 1,
-                      n_shards);
+        alc_sb_printf(&sb, "model-%05d-of-%05d.safetensors", k + 1, n_shards);
     }
     return alc_sb_take(&sb);
 }
 
 static int write_shard(const struct alc_gen_opts *o,
-                       const struct alc_outdir *od,
-                       const struct alc_tspec *sp, int n, const int *shard,
-                       int k, struct alc_diag *d)
+                       const struct alc_outdir *od, const struct alc_tspec *sp,
+                       int n, const int *shard, int k, struct alc_diag *d)
 {
     struct alc_st_writer w;
     enum alc_st_dtype sd = alc_st_dtype_of(o->dtype);
@@ -113,9 +111,8 @@ static int write_shard(const struct alc_gen_opts *o,
     int rc = -1;
     alc_st_writer_init(&w);
     for (int i = 0; i < n; i++) {
-        if (shard[i] == k &&
-            alc_st_writer_add(&w, sp[i].name, sd, sp[i].ndim, sp[i].shape,
-                              d) != 0) {
+        if (shard[i] == k && alc_st_writer_add(&w, sp[i].name, sd, sp[i].ndim,
+                                               sp[i].shape, d) != 0) {
             goto done;
         }
     }
@@ -149,9 +146,8 @@ done:
 }
 
 static int write_index(const struct alc_gen_opts *o,
-                       const struct alc_outdir *od,
-                       const struct alc_tspec *sp, int n, const int *shard,
-                       struct alc_diag *d)
+                       const struct alc_outdir *od, const struct alc_tspec *sp,
+                       int n, const int *shard, struct alc_diag *d)
 {
     struct alc_sb sb;
     int64_t total = 0;
@@ -160,8 +156,10 @@ static int write_index(const struct alc_gen_opts *o,
     for (int i = 0; i < n; i++) {
         total += spec_numel(&sp[i]) * es;
     }
-    alc_sb_printf(&sb, "{\n  \"metadata\": {\n    \"total_size\": %lld\n  "
-                  "},\n  \"weight_map\": {", (long long)total);
+    alc_sb_printf(&sb,
+                  "{\n  \"metadata\": {\n    \"total_size\": %lld\n  "
+                  "},\n  \"weight_map\": {",
+                  (long long)total);
     for (int i = 0; i < n; i++) {
         char *fname = shard_name(shard[i], o->n_shards);
         alc_sb_puts(&sb, i ? ",\n    " : "\n    ");
@@ -192,8 +190,7 @@ static int tokenizer_ids(const char *path, int *max_id, struct alc_diag *d)
     free(text);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root,
-                                                          "added_tokens");
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     const cJSON *e = NULL;
     if (!cJSON_IsObject(vocab)) {
         alc_diag_errorf(d, "%s: model.vocab: missing or not an object", path);
@@ -219,7 +216,9 @@ static int tokenizer_ids(const char *path, int *max_id, struct alc_diag *d)
 }
 
 static const char *const tok_files[] = {
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
     "tokenizer.model",
 };
 
@@ -233,9 +232,10 @@ static int copy_tokenizer(const struct alc_gen_opts *o,
         return -1;
     }
     if (max_id >= o->cfg.vocab_size) {
-        alc_diag_errorf(d, "%s: tokenizer ids go up to %d, beyond the "
-                        "vocabulary of %d", o->tokenizer_dir, max_id,
-                        o->cfg.vocab_size);
+        alc_diag_errorf(d,
+                        "%s: tokenizer ids go up to %d, beyond the "
+                        "vocabulary of %d",
+                        o->tokenizer_dir, max_id, o->cfg.vocab_size);
         return -1;
     }
     for (size_t i = 0; i < sizeof tok_files / sizeof tok_files[0]; i++) {
@@ -256,19 +256,20 @@ static int check_opts(const struct alc_gen_opts *o, int n_tensors,
                       struct alc_diag *d)
 {
     const struct alc_config *c = &o->cfg;
-    if (c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 ||
-        c->n_kv_heads < 1 || c->head_dim < 2 || c->hidden_dim < 1 ||
-        c->vocab_size < 1 || c->n_heads % c->n_kv_heads != 0 ||
-        (c->rope && c->head_dim % 2 != 0)) {
-        alc_diag_errorf(d, "gen-model: inconsistent sizes (hidden %d, "
+    if (c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->n_kv_heads < 1 ||
+        c->head_dim < 2 || c->hidden_dim < 1 || c->vocab_size < 1 ||
+        c->n_heads % c->n_kv_heads != 0 || (c->rope && c->head_dim % 2 != 0)) {
+        alc_diag_errorf(d,
+                        "gen-model: inconsistent sizes (hidden %d, "
                         "layers %d, heads %d/%d, head_dim %d, ffn %d, vocab "
-                        "%d)", c->dim, c->n_layers, c->n_heads, c->n_kv_heads,
+                        "%d)",
+                        c->dim, c->n_layers, c->n_heads, c->n_kv_heads,
                         c->head_dim, c->hidden_dim, c->vocab_size);
         return -1;
     }
     if (o->n_shards < 1 || o->n_shards > n_tensors) {
-        alc_diag_errorf(d, "gen-model: %d shards for %d tensors",
-                        o->n_shards, n_tensors);
+        alc_diag_errorf(d, "gen-model: %d shards for %d tensors", o->n_shards,
+                        n_tensors);
         return -1;
     }
     return 0;

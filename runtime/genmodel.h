@@ -16,9 +16,9 @@ struct alc_gen_opts {
     struct alc_config cfg; /* alc_config_defaults(arch), then the sizes */
     enum alc_dtype dtype;  /* stored dtype of every tensor */
     uint64_t seed;
-    int n_shards;          /* 1: model.safetensors; N > 1: N files + index */
+    int n_shards; /* 1: model.safetensors; N > 1: N files + index */
     const char *tokenizer_dir; /* tokenizer files copied from here, or NULL */
-    int force;             /* replace an existing output directory */
+    int force;                 /* replace an existing output directory */
 };
 
 /*

@@ -125,12 +125,11 @@ struct specs {
     int n, cap;
 };
 
-static void add_spec(struct specs *s, int layer, int slot, int ndim,
-                     int64_t d0, int64_t d1, const char *fmt, ...)
-    ALC_PRINTF(7, 8);
+static void add_spec(struct specs *s, int layer, int slot, int ndim, int64_t d0,
+                     int64_t d1, const char *fmt, ...) ALC_PRINTF(7, 8);
 
-static void add_spec(struct specs *s, int layer, int slot, int ndim,
-                     int64_t d0, int64_t d1, const char *fmt, ...)
+static void add_spec(struct specs *s, int layer, int slot, int ndim, int64_t d0,
+                     int64_t d1, const char *fmt, ...)
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 64;
@@ -151,8 +150,8 @@ static void add_spec(struct specs *s, int layer, int slot, int ndim,
     t->shape[1] = d1;
 }
 
-static void block_specs(const struct alc_config *c, const char *prefix,
-                        int l, struct specs *s)
+static void block_specs(const struct alc_config *c, const char *prefix, int l,
+                        struct specs *s)
 {
     int opt = alc_arch_table[c->arch].is_opt;
     const char *lp = opt ? "decoder.layers" : "layers";
@@ -172,8 +171,8 @@ static void block_specs(const struct alc_config *c, const char *prefix,
     }
     for (int k = 0; k < 2; k++) {
         int slot = k == 0 ? ALC_BT_NORM1 : ALC_BT_NORM2;
-        add_spec(s, l, slot, 1, c->dim, 0, "%s%s.%d.%s.weight", prefix, lp,
-                 l, norm_module[opt][k]);
+        add_spec(s, l, slot, 1, c->dim, 0, "%s%s.%d.%s.weight", prefix, lp, l,
+                 norm_module[opt][k]);
         if (c->layer_norm) {
             add_spec(s, l, slot + 1, 1, c->dim, 0, "%s%s.%d.%s.bias", prefix,
                      lp, l, norm_module[opt][k]);
@@ -280,8 +279,10 @@ static int open_index(struct alc_model *m, const char *ipath, cJSON **wmap,
     cJSON_ArrayForEach(e, wm)
     {
         if (!cJSON_IsString(e) || !safe_file_name(e->valuestring)) {
-            alc_diag_errorf(d, "%s: weight_map['%s']: not a file name in "
-                            "the model directory", ipath, e->string);
+            alc_diag_errorf(d,
+                            "%s: weight_map['%s']: not a file name in "
+                            "the model directory",
+                            ipath, e->string);
             goto done;
         }
         if (add_file(m, e->valuestring, d) < 0) {
@@ -309,11 +310,15 @@ static int open_files(struct alc_model *m, cJSON **wmap, struct alc_diag *d)
     } else if (alc_path_exists(spath)) {
         rc = add_file(m, "model.safetensors", d) < 0 ? -1 : 0;
     } else if (alc_path_exists(bin) || alc_path_exists(bindex)) {
-        alc_diag_errorf(d, "%s: only PyTorch .bin weights found; convert "
-                        "them to safetensors", m->dir);
+        alc_diag_errorf(d,
+                        "%s: only PyTorch .bin weights found; convert "
+                        "them to safetensors",
+                        m->dir);
     } else {
-        alc_diag_errorf(d, "%s: no model.safetensors or "
-                        "model.safetensors.index.json", m->dir);
+        alc_diag_errorf(d,
+                        "%s: no model.safetensors or "
+                        "model.safetensors.index.json",
+                        m->dir);
     }
     free(ipath);
     free(spath);
@@ -358,12 +363,15 @@ static void report_missing(const struct alc_model *m, const char *name,
                            int listed, struct alc_diag *d)
 {
     if (listed < 0) {
-        alc_diag_errorf(d, "%s/model.safetensors.index.json: tensor '%s' is "
-                        "missing from the weight_map", m->dir, name);
+        alc_diag_errorf(d,
+                        "%s/model.safetensors.index.json: tensor '%s' is "
+                        "missing from the weight_map",
+                        m->dir, name);
     } else if (m->sharded) {
-        alc_diag_errorf(d, "%s: tensor '%s' is listed in the weight_map but "
-                        "missing from the file", m->files[listed].st.path,
-                        name);
+        alc_diag_errorf(d,
+                        "%s: tensor '%s' is listed in the weight_map but "
+                        "missing from the file",
+                        m->files[listed].st.path, name);
     } else {
         alc_diag_errorf(d, "%s: tensor '%s' is missing",
                         m->files[listed].st.path, name);
@@ -377,9 +385,10 @@ static int check_tensor(const struct alc_model *m, const struct alc_tspec *s,
     const char *path = m->files[r.file].st.path;
     char got[128], want[128];
     if (t->dtype < 0) {
-        alc_diag_errorf(d, "%s: tensor '%s': dtype %s is not supported "
-                        "(F32, F16, BF16)", path, s->name,
-                        alc_st_dtype_table[t->st_dtype].name);
+        alc_diag_errorf(d,
+                        "%s: tensor '%s': dtype %s is not supported "
+                        "(F32, F16, BF16)",
+                        path, s->name, alc_st_dtype_table[t->st_dtype].name);
         return -1;
     }
     int same = t->ndim == s->ndim;
@@ -389,8 +398,10 @@ static int check_tensor(const struct alc_model *m, const struct alc_tspec *s,
     if (!same) {
         alc_st_shape_str(got, sizeof got, t->ndim, t->shape);
         alc_st_shape_str(want, sizeof want, s->ndim, s->shape);
-        alc_diag_errorf(d, "%s: tensor '%s': shape %s, but config.json "
-                        "implies %s", path, s->name, got, want);
+        alc_diag_errorf(d,
+                        "%s: tensor '%s': shape %s, but config.json "
+                        "implies %s",
+                        path, s->name, got, want);
         return -1;
     }
     return 0;
@@ -454,8 +465,8 @@ int alc_model_load(struct alc_model *m, const char *dir, struct alc_diag *d)
     if (open_files(m, &wmap, d) != 0) {
         goto done;
     }
-    m->block = malloc((size_t)m->cfg.n_layers * ALC_BT_COUNT *
-                      sizeof *m->block);
+    m->block =
+        malloc((size_t)m->cfg.n_layers * ALC_BT_COUNT * sizeof *m->block);
     if (m->block == NULL) {
         alc_diag_errorf(d, "%s: out of memory", dir);
         goto done;
@@ -517,8 +528,8 @@ void alc_model_rows_f32(const struct alc_model *m, struct alc_tref r,
     int64_t cols = t->ndim == 2 ? t->shape[1] : t->numel;
     size_t es = (size_t)alc_dtype_table[t->dtype].size;
     const unsigned char *src = alc_model_data(m, r);
-    alc_to_f32(dst, src + (size_t)(row0 * cols) * es,
-               (enum alc_dtype)t->dtype, (size_t)(nrows * cols));
+    alc_to_f32(dst, src + (size_t)(row0 * cols) * es, (enum alc_dtype)t->dtype,
+               (size_t)(nrows * cols));
 }
 
 /* madvise(advice) on the pages of bytes [off, off + n) of a mapped tensor;
@@ -527,8 +538,7 @@ static void advise_range(const struct alc_model *m, struct alc_tref r,
                          uint64_t off, uint64_t n, int advice)
 {
     const struct alc_st_tensor *t = alc_model_st(m, r);
-    if (t == NULL || t->data == NULL || m->files[r.file].ovr[r.idx] ||
-        n == 0) {
+    if (t == NULL || t->data == NULL || m->files[r.file].ovr[r.idx] || n == 0) {
         return;
     }
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -547,9 +557,8 @@ static void release_range(const struct alc_model *m, struct alc_tref r,
 
 static uint64_t row_bytes(const struct alc_st_tensor *t)
 {
-    return t->ndim == 2
-               ? (uint64_t)t->shape[1] * alc_dtype_table[t->dtype].size
-               : alc_st_tensor_bytes(t);
+    return t->ndim == 2 ? (uint64_t)t->shape[1] * alc_dtype_table[t->dtype].size
+                        : alc_st_tensor_bytes(t);
 }
 
 void alc_model_prefetch_rows(const struct alc_model *m, struct alc_tref r,
@@ -590,9 +599,8 @@ void alc_model_release_rows(const struct alc_model *m, struct alc_tref r,
     release_range(m, r, (uint64_t)row0 * row, (uint64_t)nrows * row);
 }
 
-int alc_model_set_f32(struct alc_model *m, struct alc_tref r,
-                      const float *src, float *dst_round,
-                      struct alc_diag *d)
+int alc_model_set_f32(struct alc_model *m, struct alc_tref r, const float *src,
+                      float *dst_round, struct alc_diag *d)
 {
     const struct alc_st_tensor *t = alc_model_st(m, r);
     if (t == NULL || t->dtype < 0) {
@@ -604,8 +612,10 @@ int alc_model_set_f32(struct alc_model *m, struct alc_tref r,
     if (*slot == NULL) {
         *slot = malloc(nb > 0 ? nb : 1); /* owned by the model */
         if (*slot == NULL) {
-            alc_diag_errorf(d, "%s: tensor '%s': out of memory for the "
-                            "override", m->dir, t->name);
+            alc_diag_errorf(d,
+                            "%s: tensor '%s': out of memory for the "
+                            "override",
+                            m->dir, t->name);
             return -1;
         }
         m->n_overrides++;
@@ -728,8 +738,7 @@ int alc_outdir_commit(struct alc_outdir *o, struct alc_diag *d)
         }
     }
     if (rename(o->tmp, o->target) != 0) {
-        alc_diag_errorf(d, "%s: rename failed: %s", o->target,
-                        strerror(errno));
+        alc_diag_errorf(d, "%s: rename failed: %s", o->target, strerror(errno));
         if (old.s != NULL) {
             rename(old.s, o->target); /* put the old one back */
         }
@@ -767,8 +776,8 @@ static int save_file(const struct alc_model *m, int fi,
     alc_st_writer_init(&w);
     for (int i = 0; i < f->st.n_tensors; i++) {
         const struct alc_st_tensor *t = &f->st.tensors[i];
-        if (alc_st_writer_add(&w, t->name, t->st_dtype, t->ndim, t->shape,
-                              d) != 0) {
+        if (alc_st_writer_add(&w, t->name, t->st_dtype, t->ndim, t->shape, d) !=
+            0) {
             goto done;
         }
     }
@@ -804,8 +813,10 @@ static int save_index(const struct alc_model *m, const struct alc_outdir *o,
     for (int fi = 0; fi < m->n_files; fi++) {
         total += m->files[fi].st.data_len;
     }
-    alc_sb_printf(&sb, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  "
-                  "},\n  \"weight_map\": {", (unsigned long long)total);
+    alc_sb_printf(&sb,
+                  "{\n  \"metadata\": {\n    \"total_size\": %llu\n  "
+                  "},\n  \"weight_map\": {",
+                  (unsigned long long)total);
     for (int fi = 0; fi < m->n_files; fi++) {
         const struct alc_st_file *f = &m->files[fi].st;
         for (int i = 0; i < f->n_tensors; i++) {
@@ -826,10 +837,14 @@ static int save_index(const struct alc_model *m, const struct alc_outdir *o,
 
 /* Files copied verbatim next to the weights when present. */
 static const char *const aux_files[] = {
-    "config.json",           "generation_config.json",
-    "tokenizer.json",        "tokenizer_config.json",
-    "special_tokens_map.json", "tokenizer.model",
-    "vocab.json",            "merges.txt",
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
     "added_tokens.json",
 };
 

@@ -96,22 +96,22 @@ struct alc_tref {
 };
 
 struct alc_model_file {
-    char *name;          /* file name inside the directory */
+    char *name; /* file name inside the directory */
     struct alc_st_file st;
-    void **ovr;          /* [st.n_tensors]: owned override bytes or NULL */
+    void **ovr; /* [st.n_tensors]: owned override bytes or NULL */
 };
 
 struct alc_model {
     struct alc_config cfg;
     char *dir;
-    int sharded;         /* loaded through model.safetensors.index.json */
-    const char *prefix;  /* "model." or "" (OPT without the prefix) */
+    int sharded;        /* loaded through model.safetensors.index.json */
+    const char *prefix; /* "model." or "" (OPT without the prefix) */
     int n_files;
     struct alc_model_file *files;
     struct alc_tref global[ALC_GT_COUNT];
     struct alc_tref *block; /* [L * ALC_BT_COUNT]; see alc_model_bref */
-    int dtype;           /* enum alc_dtype of the embeddings (for display) */
-    int64_t n_params;    /* elements of every tensor used */
+    int dtype;              /* enum alc_dtype of the embeddings (for display) */
+    int64_t n_params;       /* elements of every tensor used */
     int64_t n_overrides;
 };
 
@@ -159,9 +159,8 @@ void alc_model_release_rows(const struct alc_model *m, struct alc_tref r,
  * as f32 (what a later load would see). Overriding a tied embedding also
  * changes lm_head.
  */
-int alc_model_set_f32(struct alc_model *m, struct alc_tref r,
-                      const float *src, float *dst_round,
-                      struct alc_diag *d);
+int alc_model_set_f32(struct alc_model *m, struct alc_tref r, const float *src,
+                      float *dst_round, struct alc_diag *d);
 /* Drops every override (back to the mapped weights). */
 void alc_model_clear_overrides(struct alc_model *m);
 

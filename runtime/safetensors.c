@@ -181,8 +181,8 @@ static int parse_entry(struct alc_st_file *f, const cJSON *e,
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dt)) {
-        alc_diag_errorf(d, "%s: tensor '%s': missing or non-string 'dtype'",
-                        p, nm);
+        alc_diag_errorf(d, "%s: tensor '%s': missing or non-string 'dtype'", p,
+                        nm);
         return -1;
     }
     int sd = alc_st_dtype_from_name(dt->valuestring);
@@ -192,14 +192,16 @@ static int parse_entry(struct alc_st_file *f, const cJSON *e,
         return -1;
     }
     if (!cJSON_IsArray(sh)) {
-        alc_diag_errorf(d, "%s: tensor '%s': missing or non-array 'shape'",
-                        p, nm);
+        alc_diag_errorf(d, "%s: tensor '%s': missing or non-array 'shape'", p,
+                        nm);
         return -1;
     }
     int nd = cJSON_GetArraySize(sh);
     if (nd > ALC_ST_MAX_DIMS) {
-        alc_diag_errorf(d, "%s: tensor '%s': %d dimensions (at most %d "
-                        "supported)", p, nm, nd, ALC_ST_MAX_DIMS);
+        alc_diag_errorf(d,
+                        "%s: tensor '%s': %d dimensions (at most %d "
+                        "supported)",
+                        p, nm, nd, ALC_ST_MAX_DIMS);
         return -1;
     }
     uint64_t numel = 1;
@@ -209,8 +211,10 @@ static int parse_entry(struct alc_st_file *f, const cJSON *e,
     {
         uint64_t v = 0;
         if (!json_uint(x, &v)) {
-            alc_diag_errorf(d, "%s: tensor '%s': shape[%d] is not a "
-                            "non-negative integer", p, nm, i);
+            alc_diag_errorf(d,
+                            "%s: tensor '%s': shape[%d] is not a "
+                            "non-negative integer",
+                            p, nm, i);
             return -1;
         }
         if (__builtin_mul_overflow(numel, v, &numel) ||
@@ -224,8 +228,10 @@ static int parse_entry(struct alc_st_file *f, const cJSON *e,
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 ||
         !json_uint(cJSON_GetArrayItem(off, 0), &b) ||
         !json_uint(cJSON_GetArrayItem(off, 1), &en)) {
-        alc_diag_errorf(d, "%s: tensor '%s': 'data_offsets' must be [begin, "
-                        "end] with non-negative integers", p, nm);
+        alc_diag_errorf(d,
+                        "%s: tensor '%s': 'data_offsets' must be [begin, "
+                        "end] with non-negative integers",
+                        p, nm);
         return -1;
     }
     t->name = alc_arena_strdup(&f->arena, nm);
@@ -245,9 +251,10 @@ static int check_range(const struct alc_st_file *f,
     const char *p = f->path;
     char shp[128];
     if (t->end < t->begin || t->end > f->data_len) {
-        alc_diag_errorf(d, "%s: tensor '%s': data_offsets [%llu, %llu] "
-                        "outside the data region of %llu bytes", p, t->name,
-                        (unsigned long long)t->begin,
+        alc_diag_errorf(d,
+                        "%s: tensor '%s': data_offsets [%llu, %llu] "
+                        "outside the data region of %llu bytes",
+                        p, t->name, (unsigned long long)t->begin,
                         (unsigned long long)t->end,
                         (unsigned long long)f->data_len);
         return -1;
@@ -255,15 +262,15 @@ static int check_range(const struct alc_st_file *f,
     uint64_t bits = (uint64_t)t->numel * alc_st_dtype_table[t->st_dtype].bits;
     alc_st_shape_str(shp, sizeof shp, t->ndim, t->shape);
     if (bits % 8 != 0 || bits / 8 != t->end - t->begin) {
-        alc_diag_errorf(d, "%s: tensor '%s': dtype %s x shape %s needs "
-                        "%llu%s bytes but data_offsets [%llu, %llu] hold "
-                        "%llu", p, t->name,
-                        alc_st_dtype_table[t->st_dtype].name, shp,
-                        (unsigned long long)(bits / 8),
-                        bits % 8 ? " and a fraction" : "",
-                        (unsigned long long)t->begin,
-                        (unsigned long long)t->end,
-                        (unsigned long long)(t->end - t->begin));
+        alc_diag_errorf(
+            d,
+            "%s: tensor '%s': dtype %s x shape %s needs "
+            "%llu%s bytes but data_offsets [%llu, %llu] hold "
+            "%llu",
+            p, t->name, alc_st_dtype_table[t->st_dtype].name, shp,
+            (unsigned long long)(bits / 8), bits % 8 ? " and a fraction" : "",
+            (unsigned long long)t->begin, (unsigned long long)t->end,
+            (unsigned long long)(t->end - t->begin));
         return -1;
     }
     return 0;
@@ -292,18 +299,20 @@ static int check_layout(struct alc_st_file *f, struct alc_diag *d)
     for (int i = 0; i < f->n_tensors; i++) {
         const struct alc_st_tensor *t = ord[i];
         if (t->begin < pos) {
-            alc_diag_errorf(d, "%s: tensor '%s': data_offsets [%llu, %llu] "
-                            "overlap tensor '%s' ending at %llu", p, t->name,
-                            (unsigned long long)t->begin,
+            alc_diag_errorf(d,
+                            "%s: tensor '%s': data_offsets [%llu, %llu] "
+                            "overlap tensor '%s' ending at %llu",
+                            p, t->name, (unsigned long long)t->begin,
                             (unsigned long long)t->end, ord[i - 1]->name,
                             (unsigned long long)pos);
             goto done;
         }
         if (t->begin > pos) {
-            alc_diag_errorf(d, "%s: tensor '%s': gap of %llu bytes before "
+            alc_diag_errorf(d,
+                            "%s: tensor '%s': gap of %llu bytes before "
                             "data_offsets [%llu, %llu] (tensors must be "
-                            "contiguous)", p, t->name,
-                            (unsigned long long)(t->begin - pos),
+                            "contiguous)",
+                            p, t->name, (unsigned long long)(t->begin - pos),
                             (unsigned long long)t->begin,
                             (unsigned long long)t->end);
             goto done;
@@ -311,9 +320,10 @@ static int check_layout(struct alc_st_file *f, struct alc_diag *d)
         pos = t->end;
     }
     if (pos != f->data_len) {
-        alc_diag_errorf(d, "%s: %llu bytes after the last tensor (data "
-                        "region is %llu bytes, tensors cover %llu)", p,
-                        (unsigned long long)(f->data_len - pos),
+        alc_diag_errorf(d,
+                        "%s: %llu bytes after the last tensor (data "
+                        "region is %llu bytes, tensors cover %llu)",
+                        p, (unsigned long long)(f->data_len - pos),
                         (unsigned long long)f->data_len,
                         (unsigned long long)pos);
         goto done;
@@ -325,8 +335,7 @@ done:
 }
 
 /* __metadata__: a flat string -> string map (or null). */
-static int parse_meta(struct alc_st_file *f, const cJSON *m,
-                      struct alc_diag *d)
+static int parse_meta(struct alc_st_file *f, const cJSON *m, struct alc_diag *d)
 {
     if (cJSON_IsNull(m)) {
         return 0;
@@ -337,8 +346,7 @@ static int parse_meta(struct alc_st_file *f, const cJSON *m,
     }
     int n = cJSON_GetArraySize(m);
     f->meta_keys = alc_arena_alloc(&f->arena, (size_t)n * sizeof(char *) + 1);
-    f->meta_values =
-        alc_arena_alloc(&f->arena, (size_t)n * sizeof(char *) + 1);
+    f->meta_values = alc_arena_alloc(&f->arena, (size_t)n * sizeof(char *) + 1);
     if (f->meta_keys == NULL || f->meta_values == NULL) {
         alc_diag_errorf(d, "%s: out of memory", f->path);
         return -1;
@@ -347,8 +355,10 @@ static int parse_meta(struct alc_st_file *f, const cJSON *m,
     cJSON_ArrayForEach(e, m)
     {
         if (!cJSON_IsString(e)) {
-            alc_diag_errorf(d, "%s: __metadata__ '%s': value is not a "
-                            "string", f->path, e->string);
+            alc_diag_errorf(d,
+                            "%s: __metadata__ '%s': value is not a "
+                            "string",
+                            f->path, e->string);
             return -1;
         }
         for (int i = 0; i < f->n_meta; i++) {
@@ -359,8 +369,7 @@ static int parse_meta(struct alc_st_file *f, const cJSON *m,
             }
         }
         f->meta_keys[f->n_meta] = alc_arena_strdup(&f->arena, e->string);
-        f->meta_values[f->n_meta] =
-            alc_arena_strdup(&f->arena, e->valuestring);
+        f->meta_values[f->n_meta] = alc_arena_strdup(&f->arena, e->valuestring);
         f->n_meta++;
     }
     return 0;
@@ -374,22 +383,27 @@ static int parse_json(struct alc_st_file *f, const char *hdr, size_t n,
     size_t bad = 0;
     const char *end = NULL;
     if (!valid_utf8((const unsigned char *)hdr, n, &bad)) {
-        alc_diag_errorf(d, "%s: header is not valid UTF-8 (byte %zu of the "
-                        "header)", f->path, bad);
+        alc_diag_errorf(d,
+                        "%s: header is not valid UTF-8 (byte %zu of the "
+                        "header)",
+                        f->path, bad);
         return -1;
     }
     *root = cJSON_ParseWithLengthOpts(hdr, n, &end, 0);
     if (*root == NULL) {
         size_t at = end != NULL ? (size_t)(end - hdr) : 0;
-        alc_diag_errorf(d, "%s: header is not valid JSON (near byte %zu of "
-                        "the header)", f->path, at);
+        alc_diag_errorf(d,
+                        "%s: header is not valid JSON (near byte %zu of "
+                        "the header)",
+                        f->path, at);
         return -1;
     }
     for (const char *s = end; s < hdr + n; s++) {
         if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') {
-            alc_diag_errorf(d, "%s: header has trailing bytes after the "
-                            "JSON object (byte %zu of the header)", f->path,
-                            (size_t)(s - hdr));
+            alc_diag_errorf(d,
+                            "%s: header has trailing bytes after the "
+                            "JSON object (byte %zu of the header)",
+                            f->path, (size_t)(s - hdr));
             return -1;
         }
     }
@@ -415,8 +429,7 @@ static int parse_entries(struct alc_st_file *f, const cJSON *root,
     {
         if (strcmp(e->string, "__metadata__") == 0) {
             if (n_meta_keys++ > 0) {
-                alc_diag_errorf(d, "%s: duplicate key '__metadata__'",
-                                f->path);
+                alc_diag_errorf(d, "%s: duplicate key '__metadata__'", f->path);
                 return -1;
             }
             if (parse_meta(f, e, d) != 0) {
@@ -431,8 +444,7 @@ static int parse_entries(struct alc_st_file *f, const cJSON *root,
         f->n_tensors++;
     }
     if (f->n_tensors > 1) {
-        qsort(f->tensors, (size_t)f->n_tensors, sizeof *f->tensors,
-              cmp_name);
+        qsort(f->tensors, (size_t)f->n_tensors, sizeof *f->tensors, cmp_name);
     }
     for (int i = 1; i < f->n_tensors; i++) {
         if (strcmp(f->tensors[i - 1].name, f->tensors[i].name) == 0) {
@@ -469,8 +481,10 @@ int alc_st_parse(struct alc_st_file *f, const void *data, size_t size,
         goto done;
     }
     if (size < 8) {
-        alc_diag_errorf(d, "%s: file too short (%zu bytes) for the 8-byte "
-                        "header length", name, size);
+        alc_diag_errorf(d,
+                        "%s: file too short (%zu bytes) for the 8-byte "
+                        "header length",
+                        name, size);
         goto done;
     }
     uint64_t n = 0;
@@ -479,15 +493,17 @@ int alc_st_parse(struct alc_st_file *f, const void *data, size_t size,
     }
     f->header_len = n;
     if (n > ALC_ST_MAX_HEADER) {
-        alc_diag_errorf(d, "%s: header length %llu exceeds the limit of %u "
-                        "bytes", name, (unsigned long long)n,
-                        ALC_ST_MAX_HEADER);
+        alc_diag_errorf(d,
+                        "%s: header length %llu exceeds the limit of %u "
+                        "bytes",
+                        name, (unsigned long long)n, ALC_ST_MAX_HEADER);
         goto done;
     }
     if (n > size - 8) {
-        alc_diag_errorf(d, "%s: header length %llu runs past the end of the "
-                        "file (%zu bytes): truncated file?", name,
-                        (unsigned long long)n, size);
+        alc_diag_errorf(d,
+                        "%s: header length %llu runs past the end of the "
+                        "file (%zu bytes): truncated file?",
+                        name, (unsigned long long)n, size);
         goto done;
     }
     f->data_len = size - 8 - n;
@@ -537,8 +553,8 @@ const struct alc_st_tensor *alc_st_find(const struct alc_st_file *f,
         return NULL;
     }
     key.name = name;
-    return bsearch(&key, f->tensors, (size_t)f->n_tensors,
-                   sizeof *f->tensors, cmp_name);
+    return bsearch(&key, f->tensors, (size_t)f->n_tensors, sizeof *f->tensors,
+                   cmp_name);
 }
 
 const char *alc_st_meta(const struct alc_st_file *f, const char *key)
@@ -583,14 +599,15 @@ int alc_st_writer_add(struct alc_st_writer *w, const char *name,
 {
     if (w->fd >= 0 || ndim < 0 || ndim > ALC_ST_MAX_DIMS ||
         (unsigned)st_dtype >= ALC_ST_DT_COUNT) {
-        alc_diag_errorf(d, "safetensors writer: bad declaration of '%s'",
-                        name);
+        alc_diag_errorf(d, "safetensors writer: bad declaration of '%s'", name);
         return -1;
     }
     for (int i = 0; i < w->n; i++) {
         if (strcmp(w->t[i].name, name) == 0) {
-            alc_diag_errorf(d, "safetensors writer: tensor '%s' declared "
-                            "twice", name);
+            alc_diag_errorf(d,
+                            "safetensors writer: tensor '%s' declared "
+                            "twice",
+                            name);
             return -1;
         }
     }
@@ -623,8 +640,10 @@ int alc_st_writer_add(struct alc_st_writer *w, const char *name,
     uint64_t bits = numel * (uint64_t)alc_st_dtype_table[st_dtype].bits;
     if (bits % 8 != 0) {
         free(t->name);
-        alc_diag_errorf(d, "safetensors writer: '%s': not a whole number of "
-                        "bytes", name);
+        alc_diag_errorf(d,
+                        "safetensors writer: '%s': not a whole number of "
+                        "bytes",
+                        name);
         return -1;
     }
     t->end = bits / 8; /* size for now; offsets are fixed by open */
@@ -702,8 +721,7 @@ static void build_header(const struct alc_st_writer *w, struct alc_sb *sb)
             alc_sb_printf(sb, "%s%lld", k ? "," : "", (long long)t->shape[k]);
         }
         alc_sb_printf(sb, "],\"data_offsets\":[%llu,%llu]}",
-                      (unsigned long long)t->begin,
-                      (unsigned long long)t->end);
+                      (unsigned long long)t->begin, (unsigned long long)t->end);
     }
     alc_sb_puts(sb, "}");
     while (sb->len % 8 != 0) {
@@ -790,13 +808,14 @@ int alc_st_writer_put(struct alc_st_writer *w, const char *name,
 {
     struct alc_st_wtensor *t = wfind(w, name);
     if (w->fd < 0 || t == NULL || nbytes != wt_bytes(t) || t->written) {
-        alc_diag_errorf(d, "%s: tensor '%s': not declared, written twice or "
-                        "wrong size (%zu bytes)", w->path ? w->path : "?",
-                        name, nbytes);
+        alc_diag_errorf(d,
+                        "%s: tensor '%s': not declared, written twice or "
+                        "wrong size (%zu bytes)",
+                        w->path ? w->path : "?", name, nbytes);
         return -1;
     }
-    if (pwrite_all(w->fd, data, nbytes, w->data_start + t->begin, w->path,
-                   d) != 0) {
+    if (pwrite_all(w->fd, data, nbytes, w->data_start + t->begin, w->path, d) !=
+        0) {
         return -1;
     }
     t->written = 1;
@@ -811,8 +830,10 @@ int alc_st_writer_put_f32(struct alc_st_writer *w, const char *name,
     struct alc_st_wtensor *t = wfind(w, name);
     if (w->fd < 0 || t == NULL || t->written ||
         alc_st_dtype_table[t->st_dtype].alc < 0) {
-        alc_diag_errorf(d, "%s: tensor '%s': not declared, written twice or "
-                        "not F32/F16/BF16", w->path ? w->path : "?", name);
+        alc_diag_errorf(d,
+                        "%s: tensor '%s': not declared, written twice or "
+                        "not F32/F16/BF16",
+                        w->path ? w->path : "?", name);
         return -1;
     }
     enum alc_dtype dt = (enum alc_dtype)alc_st_dtype_table[t->st_dtype].alc;
@@ -839,8 +860,10 @@ int alc_st_writer_close(struct alc_st_writer *w, struct alc_diag *d)
     }
     for (int i = 0; i < w->n; i++) {
         if (!w->t[i].written) {
-            alc_diag_errorf(d, "%s: tensor '%s' was declared but never "
-                            "written", w->path, w->t[i].name);
+            alc_diag_errorf(d,
+                            "%s: tensor '%s' was declared but never "
+                            "written",
+                            w->path, w->t[i].name);
             return -1;
         }
     }

@@ -70,9 +70,9 @@ struct alc_st_tensor {
     int dtype;                  /* enum alc_dtype, or -1 (not computable) */
     int ndim;                   /* 0 for a scalar */
     int64_t shape[ALC_ST_MAX_DIMS];
-    int64_t numel;              /* product of shape (1 for a scalar) */
-    uint64_t begin, end;        /* bytes, relative to the data region */
-    const void *data;           /* begin inside the map; NULL if empty */
+    int64_t numel;       /* product of shape (1 for a scalar) */
+    uint64_t begin, end; /* bytes, relative to the data region */
+    const void *data;    /* begin inside the map; NULL if empty */
 };
 
 /*
@@ -81,14 +81,14 @@ struct alc_st_tensor {
  * bytes (alc_st_parse); names, tensors and metadata live in its arena.
  */
 struct alc_st_file {
-    char *path;                   /* as opened or named; malloc'd */
-    struct alc_map map;           /* the whole file; empty for _parse */
+    char *path;         /* as opened or named; malloc'd */
+    struct alc_map map; /* the whole file; empty for _parse */
     int n_tensors;
     struct alc_st_tensor *tensors; /* [n_tensors], sorted by name */
-    int n_meta;                   /* __metadata__ entries */
+    int n_meta;                    /* __metadata__ entries */
     const char **meta_keys, **meta_values;
-    uint64_t header_len;          /* N, the JSON length */
-    uint64_t data_len;            /* bytes after 8 + N */
+    uint64_t header_len; /* N, the JSON length */
+    uint64_t data_len;   /* bytes after 8 + N */
     struct alc_arena arena;
 };
 

@@ -12,11 +12,11 @@
 #include "genmodel.h"
 #include "model.h"
 
-#define assert_contains(hay, needle)                                       \
-    do {                                                                   \
-        if (strstr((hay), (needle)) == NULL) {                             \
-            fail_msg("'%s' does not contain '%s'", (hay), (needle));       \
-        }                                                                  \
+#define assert_contains(hay, needle)                                           \
+    do {                                                                       \
+        if (strstr((hay), (needle)) == NULL) {                                 \
+            fail_msg("'%s' does not contain '%s'", (hay), (needle));           \
+        }                                                                      \
     } while (0)
 
 #define TINY_LLAMA ALC_SOURCE_DIR "/examples/tiny-llama"
@@ -143,8 +143,8 @@ static inline float *rt_logits(const struct alc_model *m, const int32_t *ids,
     return lg;
 }
 
-static inline double rt_max_abs_diff(const float *a, const float *b,
-                                     int64_t n, double *max_abs)
+static inline double rt_max_abs_diff(const float *a, const float *b, int64_t n,
+                                     double *max_abs)
 {
     double mx = 0.0, ma = 0.0;
     for (int64_t i = 0; i < n; i++) {

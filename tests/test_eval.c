@@ -104,17 +104,15 @@ static void test_eval_text_end_to_end(void **state)
     (void)state;
     alc_diag_init(&d);
     read_ids(TEST_IDS, &ref, &n_ref);
-    assert_int_equal(alc_data_read(ALC_SOURCE_DIR
-                                   "/examples/corpus/kjv.test.raw",
-                                   alc_data_fmt_guess("kjv.test.raw"), &docs,
-                                   &d),
-                     0);
+    assert_int_equal(
+        alc_data_read(ALC_SOURCE_DIR "/examples/corpus/kjv.test.raw",
+                      alc_data_fmt_guess("kjv.test.raw"), &docs, &d),
+        0);
     struct alc_tokenizer *t = alc_tok_load(TINY_LLAMA, &d);
     assert_non_null(t);
     assert_int_equal(alc_tok_bos_id(t), 0);
-    assert_int_equal(alc_tok_encode(t, docs.text[0], docs.len[0], 1, &ids, &n,
-                                    &d),
-                     0);
+    assert_int_equal(
+        alc_tok_encode(t, docs.text[0], docs.len[0], 1, &ids, &n, &d), 0);
     assert_int_equal(n, n_ref);
     assert_memory_equal(ids, ref, (size_t)n * sizeof *ids);
     rt_load(&m, TINY_LLAMA);
@@ -282,8 +280,7 @@ static void test_data_wikitext(void **state)
     w = alc_data_wikitext("a\n", 2, &n);
     assert_string_equal(w, "a\n");
     free(w);
-    assert_int_equal(alc_data_fmt_guess("/x/wiki.test.raw"),
-                     ALC_DATA_WIKITEXT);
+    assert_int_equal(alc_data_fmt_guess("/x/wiki.test.raw"), ALC_DATA_WIKITEXT);
     assert_int_equal(alc_data_fmt_guess("kjv.test.raw"), ALC_DATA_RAW);
     assert_int_equal(alc_data_fmt_guess("c4-train.00000-of-01024.json.gz"),
                      ALC_DATA_C4);

@@ -9,7 +9,7 @@
 
 #include "safetensors.h"
 
-#define REF_LOGITS                                                         \
+#define REF_LOGITS                                                             \
     ALC_SOURCE_DIR "/examples/reference/logits_test64.safetensors"
 
 /* ---- Bundled model vs reference ---- */
@@ -234,8 +234,7 @@ static void test_fwd_hook(void **state)
     }
     for (int l = 0; l < 2; l++) {
         assert_int_equal(alc_block_load(&blk, &m, l, f.pool, &d), 0);
-        assert_int_equal(alc_fwd_block(&f, &blk, x, 2, 16, record, &h, &d),
-                         0);
+        assert_int_equal(alc_fwd_block(&f, &blk, x, 2, 16, record, &h, &d), 0);
         alc_block_free(&blk);
     }
     assert_int_equal(h.n, 14);
@@ -352,9 +351,8 @@ static void test_fwd_block_store(void **state)
     assert_int_equal(alc_block_store(&m, &blk, &d), 0);
     assert_int_equal(m.n_overrides, 7);
     assert_true(blk.w[ALC_LIN_Q][1] != 0.1234567f); /* rounded in place */
-    assert_float_equal(blk.w[ALC_LIN_Q][1], alc_bf16_to_f32(alc_f32_to_bf16(
-                                                 0.1234567f)),
-                       0.0);
+    assert_float_equal(blk.w[ALC_LIN_Q][1],
+                       alc_bf16_to_f32(alc_f32_to_bf16(0.1234567f)), 0.0);
     alc_block_free(&blk);
     assert_int_equal(alc_fwd_nll(&f, ids, 1, T, pruned, &d), 0);
     assert_memory_not_equal(dense, pruned, sizeof dense);

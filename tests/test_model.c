@@ -80,13 +80,11 @@ static void rewrite(const char *src, const char *dst, enum edit e,
                 shape[0] = (int64_t)alc_st_tensor_bytes(t);
             }
             if (pass == 0) {
-                assert_int_equal(alc_st_writer_add(&w, nm, dt, ndim, shape,
-                                                   &d),
+                assert_int_equal(alc_st_writer_add(&w, nm, dt, ndim, shape, &d),
                                  0);
             } else {
                 assert_int_equal(alc_st_writer_put(&w, nm, t->data,
-                                                   alc_st_tensor_bytes(t),
-                                                   &d),
+                                                   alc_st_tensor_bytes(t), &d),
                                  0);
             }
         }
@@ -229,9 +227,8 @@ static void test_config_errors(void **state)
                      -1);
     assert_contains(err, "config.json: architectures: unsupported "
                          "architecture 'GPT2LMHeadModel'");
-    assert_int_equal(parse_cfg(&c, "{\"model_type\":\"llama\"}", err,
-                               sizeof err),
-                     -1);
+    assert_int_equal(
+        parse_cfg(&c, "{\"model_type\":\"llama\"}", err, sizeof err), -1);
     assert_contains(err, "config.json: hidden_size: missing");
     assert_int_equal(parse_cfg(&c,
                                "{\"model_type\":\"llama\",\"hidden_size\":"

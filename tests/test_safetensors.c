@@ -49,11 +49,11 @@ static const char *parse_err(const char *header, size_t data_len)
     return first;
 }
 
-#define assert_contains(hay, needle)                                       \
-    do {                                                                   \
-        if (strstr((hay), (needle)) == NULL) {                             \
-            fail_msg("'%s' does not contain '%s'", (hay), (needle));       \
-        }                                                                  \
+#define assert_contains(hay, needle)                                           \
+    do {                                                                       \
+        if (strstr((hay), (needle)) == NULL) {                                 \
+            fail_msg("'%s' does not contain '%s'", (hay), (needle));           \
+        }                                                                      \
     } while (0)
 
 /* ---- Reader: valid files ---- */
@@ -92,17 +92,16 @@ static void test_st_parse_valid(void **state)
 static void test_st_parse_edge_shapes(void **state)
 {
     (void)state;
-    assert_string_equal(
-        parse_err("{\"s\":{\"dtype\":\"F32\",\"shape\":[],"
-                  "\"data_offsets\":[0,4]},"
-                  "\"z\":{\"dtype\":\"F16\",\"shape\":[0,7],"
-                  "\"data_offsets\":[4,4]},"
-                  "\"q\":{\"dtype\":\"I8\",\"shape\":[3],"
-                  "\"data_offsets\":[4,7]},"
-                  "\"f4\":{\"dtype\":\"F4\",\"shape\":[2],"
-                  "\"data_offsets\":[7,8]}}",
-                  8),
-        "");
+    assert_string_equal(parse_err("{\"s\":{\"dtype\":\"F32\",\"shape\":[],"
+                                  "\"data_offsets\":[0,4]},"
+                                  "\"z\":{\"dtype\":\"F16\",\"shape\":[0,7],"
+                                  "\"data_offsets\":[4,4]},"
+                                  "\"q\":{\"dtype\":\"I8\",\"shape\":[3],"
+                                  "\"data_offsets\":[4,7]},"
+                                  "\"f4\":{\"dtype\":\"F4\",\"shape\":[2],"
+                                  "\"data_offsets\":[7,8]}}",
+                                  8),
+                        "");
     assert_string_equal(parse_err("{}", 0), "");
 }
 
@@ -171,9 +170,9 @@ static void test_st_bad_json(void **state)
 static void test_st_bad_fields(void **state)
 {
     (void)state;
-    assert_contains(parse_err("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}",
-                              4),
-                    "tensor 'w': missing or non-string 'dtype'");
+    assert_contains(
+        parse_err("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4),
+        "tensor 'w': missing or non-string 'dtype'");
     assert_contains(parse_err("{\"w\":{\"dtype\":\"F33\",\"shape\":[1],"
                               "\"data_offsets\":[0,4]}}",
                               4),
@@ -190,11 +189,10 @@ static void test_st_bad_fields(void **state)
                               "\"data_offsets\":[0]}}",
                               4),
                     "'data_offsets' must be [begin, end]");
-    assert_contains(
-        parse_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,"
-                  "4294967296,4294967296],\"data_offsets\":[0,4]}}",
-                  4),
-        "shape overflows");
+    assert_contains(parse_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,"
+                              "4294967296,4294967296],\"data_offsets\":[0,4]}}",
+                              4),
+                    "shape overflows");
 }
 
 /* Offsets beyond the data region, or end before begin. */

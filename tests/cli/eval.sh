@@ -52,9 +52,14 @@ set +e
 "$DSAC" eval --model "$m" 2> "$tmp/e4.txt"; r4=$?
 "$DSAC" eval --model "$m" --data "$data" --seqlen x 2> "$tmp/e5.txt"; r5=$?
 set -e
-test $r1 -eq 1 && grep -q "not a model directory" "$tmp/e1.txt"
-test $r2 -eq 1 && grep -q "missing.raw: cannot open" "$tmp/e2.txt"
-test $r3 -eq 1 && grep -q "exceeds the model's 128 learned positions" "$tmp/e3.txt"
-test $r4 -eq 2 && grep -q "one of --data or --ids" "$tmp/e4.txt"
-test $r5 -eq 2 && grep -q "bad value 'x' for --seqlen" "$tmp/e5.txt"
+test $r1 -eq 1
+grep -q "not a model directory" "$tmp/e1.txt"
+test $r2 -eq 1
+grep -q "missing.raw: cannot open" "$tmp/e2.txt"
+test $r3 -eq 1
+grep -q "exceeds the model's 128 learned positions" "$tmp/e3.txt"
+test $r4 -eq 2
+grep -q "one of --data or --ids" "$tmp/e4.txt"
+test $r5 -eq 2
+grep -q "bad value 'x' for --seqlen" "$tmp/e5.txt"
 echo "cli eval: ok"

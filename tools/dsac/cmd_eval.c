@@ -49,8 +49,18 @@ static const char *const usage_text =
     "  --quiet             no progress line\n";
 
 enum {
-    OPT_MODEL = 256, OPT_DATA, OPT_FORMAT, OPT_C4, OPT_IDS, OPT_SEQLEN,
-    OPT_CHUNKS, OPT_BATCH, OPT_THREADS, OPT_JSON, OPT_QUIET, OPT_HELP
+    OPT_MODEL = 256,
+    OPT_DATA,
+    OPT_FORMAT,
+    OPT_C4,
+    OPT_IDS,
+    OPT_SEQLEN,
+    OPT_CHUNKS,
+    OPT_BATCH,
+    OPT_THREADS,
+    OPT_JSON,
+    OPT_QUIET,
+    OPT_HELP
 };
 
 static const struct option long_opts[] = {
@@ -71,7 +81,7 @@ static const struct option long_opts[] = {
 
 struct args {
     const char *model, *data, *ids_file;
-    int fmt;           /* enum alc_data_fmt, -1 = by name */
+    int fmt; /* enum alc_data_fmt, -1 = by name */
     long c4_docs, seqlen, chunks, batch, threads;
     int json, quiet;
 };
@@ -83,7 +93,7 @@ struct input {
     enum alc_data_fmt fmt;
     uint64_t bytes, hash;
     int64_t docs, docs_used;
-    int bos_id;        /* -1: none added or unknown (ids file) */
+    int bos_id; /* -1: none added or unknown (ids file) */
     char bos_piece[64];
 };
 
@@ -161,23 +171,22 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     if (a->model == NULL || (a->data == NULL) == (a->ids_file == NULL)) {
         return cli_usage_error("eval", "--model and one of --data or --ids "
-                               "are required");
+                                       "are required");
     }
     return 0;
 }
 
 /* ---- Input ---- */
 
-static int tokenize(const struct args *a, struct input *in,
-                    struct alc_diag *d)
+static int tokenize(const struct args *a, struct input *in, struct alc_diag *d)
 {
     struct alc_docs docs;
     struct alc_tokenizer *t = NULL;
     char *text = NULL;
     size_t len = 0;
     int rc = -1;
-    in->fmt = a->fmt >= 0 ? (enum alc_data_fmt)a->fmt
-                          : alc_data_fmt_guess(a->data);
+    in->fmt =
+        a->fmt >= 0 ? (enum alc_data_fmt)a->fmt : alc_data_fmt_guess(a->data);
     if (alc_data_read(a->data, in->fmt, &docs, d) != 0) {
         return -1;
     }
@@ -230,8 +239,7 @@ static const char *fmt_note(enum alc_data_fmt f)
 }
 
 static void print_text(const struct args *a, const struct alc_model *m,
-                       const struct input *in,
-                       const struct alc_eval_result *r)
+                       const struct input *in, const struct alc_eval_result *r)
 {
     const struct alc_config *c = &m->cfg;
     printf("model      %s: %s, %d layers, hidden %d, %.2f M parameters, "
@@ -274,15 +282,15 @@ static void print_text(const struct args *a, const struct alc_model *m,
 }
 
 static void print_json(const struct args *a, const struct alc_model *m,
-                       const struct input *in,
-                       const struct alc_eval_result *r)
+                       const struct input *in, const struct alc_eval_result *r)
 {
     struct alc_sb sb;
     const struct alc_config *c = &m->cfg;
     alc_sb_init(&sb);
     alc_sb_puts(&sb, "{\"model\": ");
     alc_json_put_str(&sb, a->model);
-    alc_sb_printf(&sb, ", \"architecture\": \"%s\", \"layers\": %d, "
+    alc_sb_printf(&sb,
+                  ", \"architecture\": \"%s\", \"layers\": %d, "
                   "\"hidden\": %d, \"params\": %lld, \"dtype\": \"%s\", "
                   "\"overrides\": %lld",
                   alc_arch_table[c->arch].hf_name, c->n_layers, c->dim,
@@ -293,7 +301,8 @@ static void print_json(const struct args *a, const struct alc_model *m,
     if (a->ids_file != NULL) {
         alc_sb_puts(&sb, ", \"data_format\": \"ids\"");
     } else {
-        alc_sb_printf(&sb, ", \"data_format\": \"%s\", \"data_bytes\": %llu,"
+        alc_sb_printf(&sb,
+                      ", \"data_format\": \"%s\", \"data_bytes\": %llu,"
                       " \"data_hash\": \"%016llx\", \"documents\": %lld, "
                       "\"documents_used\": %lld, \"bos\": %s, "
                       "\"bos_id\": %d",
@@ -303,7 +312,8 @@ static void print_json(const struct args *a, const struct alc_model *m,
                       (long long)in->docs_used,
                       in->bos_id >= 0 ? "true" : "false", in->bos_id);
     }
-    alc_sb_printf(&sb, ", \"tokens\": %lld, \"seqlen\": %d, \"windows\": "
+    alc_sb_printf(&sb,
+                  ", \"tokens\": %lld, \"seqlen\": %d, \"windows\": "
                   "%lld, \"windows_available\": %lld, \"tail_dropped\": "
                   "%lld, \"predictions\": %lld, \"threads\": %d, "
                   "\"batch\": %d, \"blas\": \"%s\", \"seconds\": %.6f, "
@@ -313,9 +323,8 @@ static void print_json(const struct args *a, const struct alc_model *m,
                   (long long)r->n_ids, r->seqlen, (long long)r->n_windows,
                   (long long)r->n_avail, (long long)r->n_dropped,
                   (long long)r->n_scored, r->n_threads, r->batch,
-                  alc_fwd_blas_core(), r->seconds,
-                  r->tokens_per_s, r->mean_nll, r->nll_sd, r->ppl,
-                  r->ppl_se);
+                  alc_fwd_blas_core(), r->seconds, r->tokens_per_s, r->mean_nll,
+                  r->nll_sd, r->ppl, r->ppl_se);
     fputs(sb.s, stdout);
     alc_sb_free(&sb);
 }
@@ -347,8 +356,8 @@ int cmd_eval(int argc, char **argv)
     if (read_input(&a, &in, &d) != 0) {
         goto done;
     }
-    int max_seq = m.cfg.max_pos > 0 && m.cfg.max_pos < 2048 ? m.cfg.max_pos
-                                                             : 2048;
+    int max_seq =
+        m.cfg.max_pos > 0 && m.cfg.max_pos < 2048 ? m.cfg.max_pos : 2048;
     long chunks = a.chunks;
     if (chunks == 0 && a.ids_file == NULL && in.fmt == ALC_DATA_C4) {
         chunks = 256; /* SparseGPT's C4 evaluation */

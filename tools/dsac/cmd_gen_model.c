@@ -45,10 +45,29 @@ static const char *const usage_text =
     "  --force            replace an existing output directory\n";
 
 enum {
-    OPT_ARCH = 256, OPT_OUT, OPT_HIDDEN, OPT_LAYERS, OPT_HEADS, OPT_KV,
-    OPT_HEAD_DIM, OPT_FFN, OPT_VOCAB, OPT_MAXPOS, OPT_DTYPE, OPT_SEED,
-    OPT_SHARDS, OPT_TIE, OPT_THETA, OPT_LLAMA3, OPT_SW, OPT_BIAS, OPT_POST,
-    OPT_PROJ, OPT_TOK, OPT_FORCE, OPT_HELP
+    OPT_ARCH = 256,
+    OPT_OUT,
+    OPT_HIDDEN,
+    OPT_LAYERS,
+    OPT_HEADS,
+    OPT_KV,
+    OPT_HEAD_DIM,
+    OPT_FFN,
+    OPT_VOCAB,
+    OPT_MAXPOS,
+    OPT_DTYPE,
+    OPT_SEED,
+    OPT_SHARDS,
+    OPT_TIE,
+    OPT_THETA,
+    OPT_LLAMA3,
+    OPT_SW,
+    OPT_BIAS,
+    OPT_POST,
+    OPT_PROJ,
+    OPT_TOK,
+    OPT_FORCE,
+    OPT_HELP
 };
 
 static const struct option long_opts[] = {
@@ -156,11 +175,9 @@ static int parse_size(int opt, const char *arg, struct sizes *z)
     case OPT_PROJ:
         return int_arg(arg, 1, big, &z->proj);
     case OPT_THETA:
-        return cli_parse_double(arg, &z->theta) == 0 && z->theta > 0 ? 0
-                                                                      : -1;
+        return cli_parse_double(arg, &z->theta) == 0 && z->theta > 0 ? 0 : -1;
     case OPT_LLAMA3:
-        return cli_parse_double(arg, &z->llama3) == 0 && z->llama3 > 0 ? 0
-                                                                        : -1;
+        return cli_parse_double(arg, &z->llama3) == 0 && z->llama3 > 0 ? 0 : -1;
     default:
         return -1;
     }
@@ -182,7 +199,8 @@ int cmd_gen_model(int argc, char **argv)
         case OPT_ARCH:
             arch = alc_arch_from_name(optarg);
             if (arch < 0) {
-                return cli_usage_error("gen-model", "unknown --arch '%s' "
+                return cli_usage_error("gen-model",
+                                       "unknown --arch '%s' "
                                        "(llama, mistral, qwen2, opt)",
                                        optarg);
             }
@@ -197,7 +215,7 @@ int cmd_gen_model(int argc, char **argv)
                                                   : -1;
             if (dtype < 0) {
                 return cli_usage_error("gen-model", "--dtype must be f32, "
-                                       "f16 or bf16");
+                                                    "f16 or bf16");
             }
             break;
         case OPT_SEED:
@@ -234,9 +252,10 @@ int cmd_gen_model(int argc, char **argv)
             return cli_usage_error("gen-model", "bad option");
         default:
             if (parse_size(opt, optarg, &z) != 0) {
-                return cli_usage_error("gen-model", "bad value '%s' for "
-                                       "--%s", optarg,
-                                       long_opts[opt - OPT_ARCH].name);
+                return cli_usage_error("gen-model",
+                                       "bad value '%s' for "
+                                       "--%s",
+                                       optarg, long_opts[opt - OPT_ARCH].name);
             }
             break;
         }
@@ -258,8 +277,8 @@ int cmd_gen_model(int argc, char **argv)
     if (rc != 0) {
         cli_print_diag("gen-model", &d);
     } else {
-        printf("wrote %s: %s, %d layers, hidden %d, %lld parameters, %s\n",
-               out, alc_arch_table[arch].hf_name, o.cfg.n_layers, o.cfg.dim,
+        printf("wrote %s: %s, %d layers, hidden %d, %lld parameters, %s\n", out,
+               alc_arch_table[arch].hf_name, o.cfg.n_layers, o.cfg.dim,
                (long long)alc_config_n_params(&o.cfg),
                alc_dtype_table[dtype].hf_name);
     }
