@@ -34,7 +34,7 @@ struct alc_jit_opts {
                         functions (libm) per lane, exactly the interpreter's
                         results (slow); 0 (default): vectorised
                         implementations in IR (jit_vmath.c) */
-    int unroll;      /* vectors of 8 per main-loop step, 1..4; 0 = 2 */
+    int unroll;      /* vectors of 8 per main-loop step, 1..4; 0 = 4 */
     double perturb;  /* testing: each result of log, exp, sigmoid and
                         softplus (ops and accumulator functions) is multiplied
                         by (1 + perturb); 0 for real use */

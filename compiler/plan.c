@@ -2,7 +2,8 @@
  * plan.c: building the pass schedule of a compacted IR (plan.h), its text
  * dump for `dsac emit --target plan`, accumulator states (identity, combine,
  * finish), and the host side of evaluation: the layer- and model-level
- * stages between passes, layer -> model reductions, rank and quantile.
+ * stages between passes (maps through ops.c, layer -> model reductions and
+ * rank through interp.c's definitions) and the checks on the units.
  * Called by the compiled backends (jit_llvm.c, the CUDA backend).
  */
 #include <math.h>
