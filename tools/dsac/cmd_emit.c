@@ -3,6 +3,8 @@
  * .alloc program: `ast` (S-expression dump of the syntax tree) or `ir`
  * (the lowered DAG, one node per line). Targets are rows of one table, so
  * the backends add theirs (plan, llvm, cuda, ptx) with one row each.
+ * `cuda` and `ptx` exist when the GPU backend is built; `--arch sm_XX`
+ * picks ptx's architecture (default sm_80).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +15,10 @@
 #include "front.h"
 #include "jit.h"
 #include "plan.h"
+#if ALC_HAVE_CUDA
+#include "alc_cuda.h"
+#endif
+
 
 int cmd_emit(int argc, char **argv);
 
@@ -20,6 +26,7 @@ int cmd_emit(int argc, char **argv);
 struct emit_ctx {
     const struct alc_program *prog;
     const struct alc_ir *ir;
+    int arch; /* --arch: GPU architecture (80 = sm_80) */
 };
 
 struct emit_target {
@@ -79,12 +86,46 @@ static int emit_asm(const struct emit_ctx *c, struct alc_sb *out,
     return alc_jit_emit(c->ir, NULL, ALC_JIT_EMIT_ASM, out, d);
 }
 
+#if ALC_HAVE_CUDA
+static int emit_cuda(const struct emit_ctx *c, struct alc_sb *out,
+                     struct alc_diag *d)
+{
+    return alc_cuda_emit(c->ir, NULL, out, d);
+}
+
+/* NVRTC's PTX for --arch; its log, if any, goes to stderr as warnings. */
+static int emit_ptx(const struct emit_ctx *c, struct alc_sb *out,
+                    struct alc_diag *d)
+{
+    struct alc_sb src;
+    struct alc_cuda_binary bin = {0};
+    int rc = -1;
+    alc_sb_init(&src);
+    if (alc_cuda_emit(c->ir, NULL, &src, d) == 0 &&
+        alc_cuda_nvrtc_compile(alc_sb_str(&src), "dsac.cu", c->arch,
+                               ALC_CUDA_BIN_PTX, &bin, d) == 0) {
+        if (bin.log[0] != '\0') {
+            alc_diag_warnf(d, "nvrtc: %s", bin.log);
+        }
+        alc_sb_append(out, bin.data, bin.len);
+        rc = 0;
+    }
+    alc_cuda_binary_free(&bin);
+    alc_sb_free(&src);
+    return rc;
+}
+#endif
+
 static const struct emit_target targets[] = {
     {"ast", "the syntax tree as an S-expression", emit_ast},
     {"ir", "the lowered DAG (fns inlined, constants folded)", emit_ir},
     {"plan", "the passes over the elements and the host stages", emit_plan},
     {"llvm", "the CPU backend's optimised LLVM IR", emit_llvm},
     {"asm", "the CPU backend's host assembly", emit_asm},
+#if ALC_HAVE_CUDA
+    {"cuda", "CUDA C of the GPU kernels (one per pass)", emit_cuda},
+    {"ptx", "NVRTC's PTX of those kernels for --arch", emit_ptx},
+#endif
 };
 
 #define N_TARGETS ((int)(sizeof targets / sizeof targets[0]))
@@ -97,10 +138,15 @@ static void usage(FILE *f)
     for (int i = 0; i < N_TARGETS; i++) {
         fprintf(f, "      %-8s %s\n", targets[i].name, targets[i].help);
     }
+#if ALC_HAVE_CUDA
+    fprintf(f, "  -a, --arch sm_XX     GPU architecture of `ptx` (default "
+               "sm_80)\n");
+#endif
     fprintf(f, "  -h, --help           show this help\n");
 }
 
-static int emit_file(const struct emit_target *t, const char *path)
+static int emit_file(const struct emit_target *t, const char *path,
+                     int arch)
 {
     struct alc_diag d;
     struct alc_arena a;
@@ -120,7 +166,7 @@ static int emit_file(const struct emit_target *t, const char *path)
     if (p == NULL || alc_lower(p, &ir, &d) != 0) {
         goto done;
     }
-    struct emit_ctx c = {p, &ir};
+    struct emit_ctx c = {p, &ir, arch};
     if (t->emit(&c, &out, &d) != 0) {
         goto done;
     }
@@ -136,17 +182,31 @@ done:
     return rc;
 }
 
+/* "sm_90", "compute_90" or "90". */
+static int parse_arch(const char *s, int *arch)
+{
+#if ALC_HAVE_CUDA
+    return alc_cuda_arch_parse(s, arch);
+#else
+    (void)s;
+    (void)arch;
+    return -1;
+#endif
+}
+
 int cmd_emit(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"target", required_argument, NULL, 't'},
+        {"arch", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const struct emit_target *t = NULL;
     int c = 0;
+    int arch = 80;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:a:h", opts, NULL)) != -1) {
         switch (c) {
         case 't':
             for (int i = 0; i < N_TARGETS; i++) {
@@ -156,6 +216,12 @@ int cmd_emit(int argc, char **argv)
             }
             if (t == NULL) {
                 return cli_usage_error("emit", "unknown target '%s'", optarg);
+            }
+            break;
+        case 'a':
+            if (parse_arch(optarg, &arch) != 0) {
+                return cli_usage_error("emit", "bad --arch '%s' (sm_80, "
+                                               "sm_90, ...)", optarg);
             }
             break;
         case 'h':
@@ -171,5 +237,5 @@ int cmd_emit(int argc, char **argv)
     if (optind != argc - 1) {
         return cli_usage_error("emit", "expected exactly one FILE");
     }
-    return emit_file(t, argv[optind]);
+    return emit_file(t, argv[optind], arch);
 }

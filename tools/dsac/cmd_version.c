@@ -5,6 +5,9 @@
 #include <stdio.h>
 
 #include "cli.h"
+#if ALC_HAVE_CUDA
+#include "alc_cuda.h"
+#endif
 
 int cmd_version(int argc, char **argv);
 
@@ -16,6 +19,13 @@ int cmd_version(int argc, char **argv)
     printf("  LLVM:  %s\n", ALC_LLVM_VERSION);
     printf("  CUDA:  %s\n", ALC_HAVE_CUDA ? "NVRTC backend compiled in"
                                           : "not compiled in");
+#if ALC_HAVE_CUDA
+    struct alc_sb gpu;
+    alc_sb_init(&gpu);
+    alc_cuda_describe(&gpu);
+    printf("  GPU:   %s\n", alc_sb_str(&gpu));
+    alc_sb_free(&gpu);
+#endif
     printf("  MPI:   %s\n", ALC_HAVE_MPI ? "yes" : "no");
     return CLI_OK;
 }
