@@ -309,10 +309,11 @@ int alc_session_save(struct alc_session *s, const char *out_dir, int force,
 /* ---- Backends ---- */
 
 /*
- * "auto" | "llvm" | "interp" | "cuda" -> backend. auto is the GPU backend
- * when compiler/backend_select.h (the CUDA helper's alc_backend_select) is
- * part of the build and finds a usable GPU, else llvm; without that file
- * "cuda" is an error and auto means llvm.
+ * "auto" | "llvm" | "interp" | "cuda" -> backend, through the CUDA helper's
+ * alc_backend_select (compiler/backend_select.h) when the tree has it:
+ * auto is cuda when a GPU is usable, else llvm (quietly); cuda without a
+ * usable GPU falls back to llvm with a warning in d. Without that file,
+ * auto means llvm and cuda is an error.
  */
 int alc_session_backend(const char *name, enum alc_backend *be,
                         struct alc_diag *d);

@@ -27,6 +27,15 @@ int alc_session_backend(const char *name, enum alc_backend *be,
                         struct alc_diag *d)
 {
 #ifdef HAVE_BACKEND_SELECT
+    if (strcmp(name, "auto") == 0) {
+        /* auto falls back to the CPU quietly: the report names the
+         * backend used; only an explicit --backend cuda warns */
+        struct alc_diag quiet;
+        alc_diag_init(&quiet);
+        int rc = alc_backend_select(name, be, &quiet);
+        alc_diag_free(&quiet);
+        return rc;
+    }
     return alc_backend_select(name, be, d);
 #else
     /* No GPU backend in this tree yet: when compiler/backend_select.h
