@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "backend.h"
 #include "cli.h"
 #include "front.h"
+#include "jit.h"
+#include "plan.h"
 
 int cmd_emit(int argc, char **argv);
 
@@ -42,9 +45,46 @@ static int emit_ir(const struct emit_ctx *c, struct alc_sb *out,
     return 0;
 }
 
+/* The pass schedule every compiled backend follows (plan.h). */
+static int emit_plan(const struct emit_ctx *c, struct alc_sb *out,
+                     struct alc_diag *d)
+{
+    struct alc_ir ir;
+    struct alc_plan plan;
+    if (alc_ir_compact(c->ir, &ir) != 0) {
+        alc_diag_errorf(d, "out of memory");
+        return -1;
+    }
+    if (alc_plan_build(&plan, &ir, d) != 0) {
+        alc_ir_free(&ir);
+        return -1;
+    }
+    alc_plan_dump(&plan, &ir, out);
+    alc_plan_free(&plan);
+    alc_ir_free(&ir);
+    return 0;
+}
+
+/* The optimised LLVM IR of the CPU backend's pass functions. */
+static int emit_llvm(const struct emit_ctx *c, struct alc_sb *out,
+                     struct alc_diag *d)
+{
+    return alc_jit_emit(c->ir, NULL, ALC_JIT_EMIT_IR, out, d);
+}
+
+/* The host assembly of the same functions. */
+static int emit_asm(const struct emit_ctx *c, struct alc_sb *out,
+                    struct alc_diag *d)
+{
+    return alc_jit_emit(c->ir, NULL, ALC_JIT_EMIT_ASM, out, d);
+}
+
 static const struct emit_target targets[] = {
     {"ast", "the syntax tree as an S-expression", emit_ast},
     {"ir", "the lowered DAG (fns inlined, constants folded)", emit_ir},
+    {"plan", "the passes over the elements and the host stages", emit_plan},
+    {"llvm", "the CPU backend's optimised LLVM IR", emit_llvm},
+    {"asm", "the CPU backend's host assembly", emit_asm},
 };
 
 #define N_TARGETS ((int)(sizeof targets / sizeof targets[0]))

@@ -1,0 +1,87 @@
+/*
+ * jit_internal.h: what the LLVM backend's files share. jit_codegen.c turns
+ * a plan into an LLVM module through struct alc_cg; jit_vmath.c adds the
+ * vectorised log/exp to the same builder; jit_llvm.c owns compilation and
+ * evaluation. Vectors are ALC_VL lanes of double throughout: an explicit
+ * fixed width, so lane order (and therefore every rounding) is the same on
+ * AVX2 and AVX-512 hosts.
+ */
+#ifndef ALC_JIT_INTERNAL_H
+#define ALC_JIT_INTERNAL_H
+
+#include <llvm-c/Core.h>
+
+#include "jit.h"
+
+#define ALC_VL 8 /* lanes per vector */
+
+/* Code-generation context of one module. */
+struct alc_cg {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    const struct alc_jit_opts *opts;
+    /* scalar types */
+    LLVMTypeRef t_f64, t_f32, t_f16, t_i64, t_i32, t_i16, t_i1, t_ptr, t_void;
+    /* vector types, ALC_VL lanes */
+    LLVMTypeRef v_f64, v_f32, v_f16, v_i64, v_i32, v_i16, v_i1;
+    /* the function being generated: three <VL x double> stack slots for
+     * alc_cg_vmap's operands and result (allocas in its entry block) */
+    LLVMValueRef scratch[3];
+};
+
+void alc_cg_types(struct alc_cg *g);
+
+/* Splat constants and values. */
+LLVMValueRef alc_cg_vf(struct alc_cg *g, double x);
+LLVMValueRef alc_cg_vi(struct alc_cg *g, uint64_t x); /* <VL x i64> */
+LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef scalar);
+/* Calls an overloaded intrinsic (overload types tys[0 .. n_tys)). */
+LLVMValueRef alc_cg_intrinsic(struct alc_cg *g, const char *name,
+                              LLVMTypeRef *tys, int n_tys, LLVMValueRef *args,
+                              int n_args);
+/* Applies op's map function (ops.c) to each lane through one call of
+ * alc_jit_vmap (b may be NULL for a unary op). Needs g->scratch. */
+LLVMValueRef alc_cg_vmap(struct alc_cg *g, int op, LLVMValueRef a,
+                         LLVMValueRef b);
+/* Creates g->scratch at the top of fn's entry block (builder positioned
+ * there, no instructions yet). */
+void alc_cg_scratch(struct alc_cg *g);
+
+/* The C function alc_cg_vmap calls:
+ * out[i] = alc_op_table[op].map1(a[i]) or .map2(a[i], b[i]), i < ALC_VL. */
+#define ALC_JIT_VMAP_SYMBOL "alc_jit_vmap"
+void alc_jit_vmap(int32_t op, const double *a, const double *b, double *out);
+LLVMValueRef alc_cg_fma(struct alc_cg *g, LLVMValueRef a, LLVMValueRef b,
+                        LLVMValueRef c);
+LLVMValueRef alc_cg_fcmp(struct alc_cg *g, LLVMRealPredicate p, LLVMValueRef a,
+                         LLVMValueRef b);
+LLVMValueRef alc_cg_select(struct alc_cg *g, LLVMValueRef c, LLVMValueRef a,
+                           LLVMValueRef b);
+
+/* ---- jit_vmath.c: vector math on <VL x double> ---- */
+
+/* Vectorised log, exp, log1p (log1p for x > -1 and +inf). */
+LLVMValueRef alc_vm_log(struct alc_cg *g, LLVMValueRef x);
+LLVMValueRef alc_vm_exp(struct alc_cg *g, LLVMValueRef x);
+LLVMValueRef alc_vm_log1p(struct alc_cg *g, LLVMValueRef x);
+
+/* ---- jit_codegen.c ---- */
+
+/* Adds the pass functions <prefix>p<k>_<dtype> of plan to g->mod. */
+int alc_cg_plan(struct alc_cg *g, const struct alc_ir *ir,
+                const struct alc_plan *plan, const char *prefix,
+                struct alc_diag *d);
+/* Adds <prefix><name> wrappers y = f(x) over arrays for each vector math
+ * function (alc_jit_vfn). */
+int alc_cg_vmath_module(struct alc_cg *g, const char *prefix,
+                        struct alc_diag *d);
+
+/* Names of the dtypes in function names, indexed by enum alc_dtype. */
+extern const char *const alc_cg_dtype_suffix[ALC_DT_COUNT];
+extern const char *const alc_cg_vfn_name[ALC_VFN_COUNT];
+
+/* Raw per-lane slots an accumulator kind writes (VAR: n, K, s1, s2). */
+extern const int alc_cg_raw_slots[ALC_ACC_COUNT];
+
+#endif /* ALC_JIT_INTERNAL_H */

@@ -1,0 +1,773 @@
+/*
+ * test_jit.c: the LLVM backend (compiler/jit_*.c) on hand-built IRs against
+ * the reference interpreter (alc_backend_interp) and closed forms: every
+ * element-wise op bit for bit, every reduction, weight dtype conversions
+ * with NaN/Inf/subnormals/-0, the vectorised log/exp/log1p against glibc,
+ * bit-identical results for any thread count, ill-conditioned variance,
+ * quantile, errors, and memory staying flat over many compile/free cycles.
+ */
+#include <pthread.h>
+
+#include "alc_test.h"
+#include "ir_build.h"
+#include "jit.h"
+#include "unit_fixture.h"
+
+/* ---- Helpers ---- */
+
+static struct alc_jit *compile_or_fail(const struct alc_ir *ir,
+                                       const struct alc_jit_opts *o)
+{
+    struct alc_diag d;
+    alc_diag_init(&d);
+    struct alc_jit *j = alc_jit_compile(ir, o, &d);
+    if (j == NULL) {
+        fail_msg("compile: %s", alc_diag_text(&d));
+    }
+    alc_diag_free(&d);
+    return j;
+}
+
+/* Evaluates j over U; nodes (n_nodes * n_units) of the compacted IR. */
+static void eval_or_fail(struct alc_jit *j, const struct alc_units *U,
+                         int threads, double *sparsity, double *nodes)
+{
+    struct alc_diag d;
+    struct alc_eval_opts o = {.S = 0.5, .params = NULL, .n_threads = threads};
+    struct alc_eval_out out = {.sparsity = sparsity, .nodes = nodes};
+    alc_diag_init(&d);
+    if (alc_jit_evaluate(j, U, &o, NULL, &out, &d) != 0) {
+        fail_msg("evaluate: %s", alc_diag_text(&d));
+    }
+    alc_diag_free(&d);
+}
+
+static int same_bits(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* The node of the constant k (it must exist). */
+static int ir_find_const(const struct alc_ir *ir, double k)
+{
+    for (int i = 0; i < ir->n_nodes; i++) {
+        if (ir->nodes[i].op == ALC_OP_CONST && ir->nodes[i].u.k == k) {
+            return i;
+        }
+    }
+    fail_msg("no constant %g", k);
+    return -1;
+}
+
+/* Units of one 1x1 matrix each, weight w[i] (F32) and act a[i]. */
+struct single {
+    struct alc_unit_view uv[64];
+    struct alc_mat_view mv[64];
+    float w[64], act[64];
+    struct alc_units units;
+};
+
+static void single_init(struct single *s, const float *w, const float *a, int n)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < n; i++) {
+        s->w[i] = w[i];
+        s->act[i] = a[i];
+        s->mv[i] = (struct alc_mat_view){&s->w[i],   ALC_DT_F32, 1,   1,
+                                         &s->act[i], 1.0,        1.0, NULL};
+        s->uv[i] = (struct alc_unit_view){&s->mv[i], 1, i, NULL};
+    }
+    s->units = (struct alc_units){s->uv, n};
+}
+
+static const float special_w[] = {
+    0.0f,   -0.0f,  1.0f,    -1.0f, 2.5f,  -3.75f, INFINITY, -INFINITY,
+    NAN,    1e-40f, -1e-40f, 0.5f,  1e30f, -1e30f, 20.0f,    20.5f,
+    -20.0f, 710.0f, -746.0f, 0.75f, 3.0f,  -0.25f, 1e-8f,    7.0f,
+};
+static const float special_a[] = {
+    1.0f, 2.0f,     -0.0f, 0.0f,  NAN,    0.5f, 3.0f,  -2.0f,
+    1.0f, INFINITY, -1.0f, 0.25f, 1e-30f, 4.0f, 20.0f, -20.5f,
+    0.5f, 1.0f,     2.0f,  0.75f, -3.0f,  0.0f, 1e8f,  7.0f,
+};
+#define N_SPECIAL ((int)(sizeof special_w / sizeof special_w[0]))
+
+/* ---- Element-wise ops, bit for bit ---- */
+
+/* ops whose lowering is exact (not log/exp and friends) */
+static int exact_op(enum alc_op op)
+{
+    return op != ALC_OP_LOG && op != ALC_OP_EXP && op != ALC_OP_SIGMOID &&
+           op != ALC_OP_SOFTPLUS;
+}
+
+/* max over a single element is that element, so each unit's result is
+ * one evaluation of the op on (weight, act, layer value) lanes. */
+static void check_map_op(enum alc_op op, int libm)
+{
+    struct alc_ir ir;
+    struct single s;
+    struct alc_jit_opts o = {.libm = libm};
+    const struct alc_op_info *info = &alc_op_table[op];
+    double sp[64], nodes[64 * 16];
+    alc_ir_init(&ir);
+    int w = IN(&ir, ALC_IN_WEIGHT);
+    int a = IN(&ir, ALC_IN_ACT);
+    int lay = OP1(&ir, ALC_OP_NEG, IN(&ir, ALC_IN_BLOCK)); /* layer */
+    int e = info->nargs == 1   ? OP1(&ir, op, w)
+            : info->nargs == 2 ? OP2(&ir, op, w, a)
+                               : OP3(&ir, op, w, a, lay);
+    ir.sparsity = OP1(&ir, ALC_OP_MAX, e);
+    single_init(&s, special_w, special_a, N_SPECIAL);
+    struct alc_jit *j = compile_or_fail(&ir, &o);
+    eval_or_fail(j, &s.units, 1, sp, nodes);
+    for (int i = 0; i < N_SPECIAL; i++) {
+        double x = special_w[i], y = special_a[i], z = -(double)i;
+        double want = info->map1   ? info->map1(x)
+                      : info->map2 ? info->map2(x, y)
+                                   : info->map3(x, y, z);
+        if (exact_op(op) || libm) {
+            if (!same_bits(sp[i], want)) {
+                fail_msg("%s(%g, %g, %g): jit %.17g want %.17g", info->name, x,
+                         y, z, sp[i], want);
+            }
+        } else {
+            /* log/exp family: vectorised, a few ulps (see vmath test) */
+            assert_close(sp[i], want, 1e-15);
+        }
+    }
+    alc_jit_free(j);
+    alc_ir_free(&ir);
+}
+
+/* Every map op of the table on special operands equals ops.c's function
+ * (exactly, or within 1e-15 for the vectorised log/exp family). */
+static void test_jit_map_ops_exact(void **state)
+{
+    for (int op = 0; op < ALC_OP_COUNT; op++) {
+        if (alc_op_table[op].kind == ALC_OPK_MAP) {
+            check_map_op((enum alc_op)op, 0);
+            if (!exact_op((enum alc_op)op)) {
+                check_map_op((enum alc_op)op, 1);
+            }
+        }
+    }
+}
+
+/* ---- Reductions and programs against the reference ---- */
+
+/* Compares every layer/model node of the JIT with the reference. */
+static void compare_nodes(const struct alc_ir *ir, const double *got,
+                          const double *want, int L, double tol)
+{
+    for (int i = 0; i < ir->n_nodes; i++) {
+        if (ir->nodes[i].level == ALC_LV_ELEM) {
+            continue;
+        }
+        int integral = alc_op_table[ir->nodes[i].op].flags & ALC_OPF_INTEGRAL;
+        for (int u = 0; u < L; u++) {
+            double g = got[(size_t)i * L + u], w = want[(size_t)i * L + u];
+            if (isnan(g) != isnan(w)) {
+                fail_msg("node %%%d (%s) unit %d: jit %.17g ref %.17g", i,
+                         alc_op_table[ir->nodes[i].op].name, u, g, w);
+            }
+            if (integral && !isnan(g) && g != w) {
+                fail_msg("node %%%d (%s) unit %d: jit %.17g ref %.17g "
+                         "(integral)",
+                         i, alc_op_table[ir->nodes[i].op].name, u, g, w);
+            }
+            assert_close(g, w, tol);
+        }
+    }
+}
+
+/* Runs ir with the JIT and the reference over U; node values agree. */
+static void check_program(struct alc_ir *ir, const struct alc_units *U,
+                          double tol, int libm)
+{
+    struct alc_jit_opts o = {.libm = libm};
+    struct alc_jit *j = compile_or_fail(ir, &o);
+    const struct alc_ir *c = alc_jit_ir(j);
+    int L = U->n_units;
+    double *sp = calloc((size_t)L, sizeof *sp);
+    double *got = calloc((size_t)c->n_nodes * (size_t)L, sizeof *got);
+    double *want = calloc((size_t)c->n_nodes * (size_t)L, sizeof *want);
+    double *isp = calloc((size_t)L, sizeof *isp);
+    eval_or_fail(j, U, 2, sp, got);
+    fx_interp_eval(c, U, 0.5, NULL, isp, want);
+    compare_nodes(c, got, want, L, tol);
+    for (int u = 0; u < L; u++) {
+        assert_true(same_bits(sp[u], got[(size_t)c->sparsity * L + u]));
+    }
+    free(sp);
+    free(isp);
+    free(got);
+    free(want);
+    alc_jit_free(j);
+}
+
+/* Every reduction of several element expressions on finite data over
+ * shapes that exercise the unrolled loop and the masked tail. Tolerance
+ * 1e-12 relative: sums in another order (the interpreter's are
+ * compensated) differ by a few ulps times log2(n). */
+static void test_jit_reductions_vs_ref(void **state)
+{
+    static const enum alc_op reds[] = {
+        ALC_OP_MEAN,    ALC_OP_VAR,     ALC_OP_STD,     ALC_OP_SUM,
+        ALC_OP_MIN,     ALC_OP_MAX,     ALC_OP_L1,      ALC_OP_L2,
+        ALC_OP_MEANABS, ALC_OP_GEOMEAN, ALC_OP_ENTROPY, ALC_OP_CNT,
+    };
+    struct alc_rng r;
+    alc_rng_seed(&r, 11);
+    for (int dt = 0; dt < ALC_DT_COUNT; dt++) {
+        struct fx_units f;
+        fx_units_make(&f, &r, 5, 3, 40, 150, dt, 0.0);
+        for (int e = 0; e < 3; e++) {
+            struct alc_ir ir;
+            alc_ir_init(&ir);
+            int x = e == 0   ? IN(&ir, ALC_IN_WEIGHT)
+                    : e == 1 ? IN(&ir, ALC_IN_WANDA)
+                             : IN(&ir, ALC_IN_ACT);
+            if (e == 1) { /* wanda > 0: + a zero now and then via where */
+                int half = K(&ir, 0.5);
+                int lt = OP2(&ir, ALC_OP_LT, x, half);
+                int z = K(&ir, 0.0);
+                x = OP3(&ir, ALC_OP_WHERE, lt, z, x);
+            }
+            int acc = -1;
+            for (size_t k = 0; k < sizeof reds / sizeof reds[0]; k++) {
+                int rv = OP1(&ir, reds[k], x);
+                acc = acc < 0 ? rv : OP2(&ir, ALC_OP_ADD, acc, rv);
+            }
+            ir.sparsity = acc;
+            check_program(&ir, &f.units, 1e-12, 0);
+            alc_ir_free(&ir);
+        }
+        fx_units_free(&f);
+    }
+}
+
+/* OWL (2 passes) and DSA (1 pass, vectorised log) against the reference,
+ * on data with zeros and specials in every dtype. */
+static void test_jit_owl_dsa_vs_ref(void **state)
+{
+    struct alc_rng r;
+    alc_rng_seed(&r, 5);
+    for (int dt = 0; dt < ALC_DT_COUNT; dt++) {
+        struct fx_units f;
+        struct alc_ir ir;
+        fx_units_make(&f, &r, 6, 7, 30, 200, dt, 0.0);
+        alc_ir_init(&ir);
+        irb_owl(&ir);
+        check_program(&ir, &f.units, 1e-12, 0);
+        alc_ir_free(&ir);
+        alc_ir_init(&ir);
+        irb_dsa(&ir);
+        /* var of logs: a few ulps per log, averaged: 1e-12 relative */
+        check_program(&ir, &f.units, 1e-12, 0);
+        check_program(&ir, &f.units, 1e-12, 1);
+        alc_ir_free(&ir);
+        fx_units_free(&f);
+    }
+}
+
+/* ---- Dtypes ---- */
+
+/* Every F16 and BF16 bit pattern converts exactly (NaN, inf, subnormal,
+ * -0 included): max over a single element returns it bit for bit. */
+static void test_jit_dtype_conversions(void **state)
+{
+    struct alc_ir ir;
+    alc_ir_init(&ir);
+    int w = IN(&ir, ALC_IN_WEIGHT);
+    ir.sparsity = OP1(&ir, ALC_OP_MAX, w);
+    struct alc_jit *j = compile_or_fail(&ir, NULL);
+    enum { N = 65536 };
+    uint16_t *h = malloc(N * sizeof *h);
+    struct alc_mat_view *mv = calloc(N, sizeof *mv);
+    struct alc_unit_view *uv = calloc(N, sizeof *uv);
+    double *sp = malloc(N * sizeof *sp);
+    double *nodes = malloc((size_t)N * 3 * sizeof *nodes);
+    for (int dt = ALC_DT_F16; dt <= ALC_DT_BF16; dt++) {
+        for (int i = 0; i < N; i++) {
+            h[i] = (uint16_t)i;
+            mv[i] = (struct alc_mat_view){
+                &h[i], (enum alc_dtype)dt, 1, 1, NULL, 1, 1, NULL};
+            uv[i] = (struct alc_unit_view){&mv[i], 1, 0, NULL};
+        }
+        struct alc_units U = {uv, N};
+        eval_or_fail(j, &U, 2, sp, nodes);
+        for (int i = 0; i < N; i++) {
+            double want =
+                dt == ALC_DT_F16 ? alc_f16_to_f32(h[i]) : alc_bf16_to_f32(h[i]);
+            if (!same_bits(sp[i], want)) {
+                fail_msg("dtype %d pattern 0x%04x: %a vs %a", dt, i, sp[i],
+                         want);
+            }
+        }
+    }
+    free(h);
+    free(mv);
+    free(uv);
+    free(sp);
+    free(nodes);
+    alc_jit_free(j);
+    alc_ir_free(&ir);
+}
+
+/* Mixed dtypes within one unit and specials everywhere: min, max, count
+ * and isnan-count are exact, sums within 1e-12. */
+static void test_jit_specials_mixed_dtypes(void **state)
+{
+    struct alc_rng r;
+    alc_rng_seed(&r, 99);
+    struct fx_units f;
+    fx_units_make(&f, &r, 4, 5, 25, 90, -1, 0.05);
+    struct alc_ir ir;
+    alc_ir_init(&ir);
+    int w = IN(&ir, ALC_IN_WANDA);
+    int mn = OP1(&ir, ALC_OP_MIN, w);
+    int mx = OP1(&ir, ALC_OP_MAX, w);
+    int nan = OP1(&ir, ALC_OP_ISNAN, w);
+    int nn = OP1(&ir, ALC_OP_SUM, nan);
+    int inf = OP1(&ir, ALC_OP_ISINF, w);
+    int ni = OP1(&ir, ALC_OP_SUM, inf);
+    int cnt = OP1(&ir, ALC_OP_CNT, w);
+    int t1 = OP2(&ir, ALC_OP_ADD, mn, mx);
+    int t2 = OP2(&ir, ALC_OP_ADD, nn, ni);
+    int t3 = OP2(&ir, ALC_OP_ADD, t1, t2);
+    ir.sparsity = OP2(&ir, ALC_OP_ADD, t3, cnt);
+    check_program(&ir, &f.units, 0.0, 0);
+    alc_ir_free(&ir);
+    fx_units_free(&f);
+}
+
+/* ---- Determinism ---- */
+
+/* 1, 2 and 3 threads give the same bits on units large enough to be cut
+ * into many chunks (sums, var, entropy, two passes). */
+static void test_jit_threads_bit_identical(void **state)
+{
+    struct alc_rng r;
+    alc_rng_seed(&r, 3);
+    struct fx_units f;
+    fx_units_make(&f, &r, 3, 2, 700, 900, ALC_DT_BF16, 0.0);
+    struct alc_ir ir;
+    alc_ir_init(&ir);
+    irb_owl(&ir);
+    int w = IN(&ir, ALC_IN_WANDA);
+    int e = OP1(&ir, ALC_OP_ENTROPY, w);
+    int v = OP1(&ir, ALC_OP_VAR, w);
+    int s = OP1(&ir, ALC_OP_SUM, w);
+    int ev = OP2(&ir, ALC_OP_ADD, e, v);
+    int evs = OP2(&ir, ALC_OP_ADD, ev, s);
+    ir.sparsity = OP2(&ir, ALC_OP_ADD, ir.sparsity, evs);
+    struct alc_jit *j = compile_or_fail(&ir, NULL);
+    int N = alc_jit_ir(j)->n_nodes, L = f.units.n_units;
+    double *sp[3], *nd[3];
+    for (int t = 0; t < 3; t++) {
+        sp[t] = calloc((size_t)L, sizeof(double));
+        nd[t] = calloc((size_t)N * (size_t)L, sizeof(double));
+        eval_or_fail(j, &f.units, t + 1, sp[t], nd[t]);
+    }
+    for (int t = 1; t < 3; t++) {
+        assert_memory_equal(sp[0], sp[t], (size_t)L * sizeof(double));
+        assert_memory_equal(nd[0], nd[t], (size_t)N * L * sizeof(double));
+    }
+    for (int t = 0; t < 3; t++) {
+        free(sp[t]);
+        free(nd[t]);
+    }
+    alc_jit_free(j);
+    alc_ir_free(&ir);
+    fx_units_free(&f);
+}
+
+/* ---- Vector math ---- */
+
+static double ulp_diff(double a, double b)
+{
+    if (a == b || (isnan(a) && isnan(b))) {
+        return 0;
+    }
+    if (isnan(a) || isnan(b) || isinf(a) || isinf(b)) {
+        return INFINITY;
+    }
+    double u = nextafter(fabs(b), INFINITY) - fabs(b);
+    if (u == 0 || !isfinite(u)) {
+        u = 0x1p-1074;
+    }
+    return fabs(a - b) / u;
+}
+
+static double check_vfn(alc_jit_vfn_ptr f, double (*ref)(double),
+                        const double *x, int64_t n, const char *name)
+{
+    double *y = malloc((size_t)n * sizeof *y);
+    double worst = 0;
+    f(x, y, n);
+    for (int64_t i = 0; i < n; i++) {
+        double u = ulp_diff(y[i], ref(x[i]));
+        if (u > worst) {
+            worst = u;
+        }
+        if (u > 2.0) {
+            fail_msg("%s(%a) = %a, libm %a (%g ulp)", name, x[i], y[i],
+                     ref(x[i]), u);
+        }
+    }
+    free(y);
+    return worst;
+}
+
+/* log, exp, log1p within 2 ulps of glibc everywhere: random magnitudes
+ * over the whole double range (subnormals included), near 1, and the
+ * special values, which must be exact (0, -0, negatives, inf, NaN). */
+static void test_jit_vmath_vs_libm(void **state)
+{
+    struct alc_diag d;
+    alc_diag_init(&d);
+    struct alc_jit *j = alc_jit_compile_vmath(&d);
+    assert_non_null(j);
+    enum { N = 1 << 18 };
+    double *x = malloc(N * sizeof *x);
+    struct alc_rng r;
+    alc_rng_seed(&r, 1);
+    /* log: |bits| uniform over positive doubles, and near 1 */
+    for (int i = 0; i < N; i++) {
+        uint64_t b = alc_rng_u64(&r) & 0x7fffffffffffffffull;
+        memcpy(&x[i], &b, sizeof b);
+        if (!isfinite(x[i]) || i % 4 == 0) {
+            x[i] = 1.0 + (alc_rng_double(&r) - 0.5) * 1e-3 * (i % 7);
+        }
+    }
+    double wl = check_vfn(alc_jit_vmath(j, ALC_VFN_LOG), log, x, N, "log");
+    /* exp: over [-750, 720] and small arguments */
+    for (int i = 0; i < N; i++) {
+        x[i] = i % 3 ? (alc_rng_double(&r) - 0.5) * 1470.0 - 15.0
+                     : (alc_rng_double(&r) - 0.5) * 1e-3 * (i % 11);
+    }
+    double we = check_vfn(alc_jit_vmath(j, ALC_VFN_EXP), exp, x, N, "exp");
+    /* log1p on [0, 1e9] with many tiny arguments */
+    for (int i = 0; i < N; i++) {
+        x[i] = exp((alc_rng_double(&r) - 0.8) * 60.0);
+    }
+    double wp =
+        check_vfn(alc_jit_vmath(j, ALC_VFN_LOG1P), log1p, x, N, "log1p");
+    print_message("vmath worst error: log %.3f, exp %.3f, log1p %.3f ulp\n", wl,
+                  we, wp);
+    static const double sp[16] = {
+        0.0,    -0.0,   -1.0,      INFINITY,  -INFINITY,
+        NAN,    1.0,    0x1p-1074, 0x1p-1022, 0x1.fffffffffffffp1023,
+        709.78, 709.79, -745.1,    -745.2,    -0x1p-1074,
+        2.0};
+    double y[16];
+    alc_jit_vmath(j, ALC_VFN_LOG)(sp, y, 16);
+    for (int i = 0; i < 16; i++) {
+        assert_true(same_bits(y[i], log(sp[i])));
+    }
+    alc_jit_vmath(j, ALC_VFN_EXP)(sp, y, 16);
+    for (int i = 0; i < 16; i++) {
+        assert_true(ulp_diff(y[i], exp(sp[i])) <= 1.0);
+        assert_true(isnan(y[i]) == isnan(exp(sp[i])));
+    }
+    free(x);
+    alc_jit_free(j);
+    alc_diag_free(&d);
+}
+
+/* ---- Conditioning, quantile, errors ---- */
+
+/* Variance of data with mean 1e8 and spread 1e-2: single-pass shifted
+ * sums agree with the interpreter's compensated two-pass variance to
+ * 1e-9. */
+static void test_jit_var_large_mean(void **state)
+{
+    struct alc_rng r;
+    alc_rng_seed(&r, 17);
+    struct fx_units f;
+    fx_units_make(&f, &r, 3, 2, 300, 500, ALC_DT_F32, 0.0);
+    struct alc_ir ir;
+    alc_ir_init(&ir);
+    int w = IN(&ir, ALC_IN_WEIGHT);
+    int s = K(&ir, 1e-2);
+    int big = K(&ir, 1e8);
+    int x = OP2(&ir, ALC_OP_ADD, big, OP2(&ir, ALC_OP_MUL, s, w));
+    int v = OP1(&ir, ALC_OP_VAR, x);
+    int sd = OP1(&ir, ALC_OP_STD, x);
+    ir.sparsity = OP2(&ir, ALC_OP_ADD, v, sd);
+    check_program(&ir, &f.units, 1e-9, 0);
+    alc_ir_free(&ir);
+    fx_units_free(&f);
+}
+
+/* quantile materialises each unit's values and selects; q from a param
+ * and from a pass-1 result. */
+static void test_jit_quantile(void **state)
+{
+    struct alc_rng r;
+    alc_rng_seed(&r, 23);
+    struct fx_units f;
+    fx_units_make(&f, &r, 4, 3, 60, 70, -1, 0.0);
+    struct alc_ir ir;
+    alc_ir_init(&ir);
+    int w = IN(&ir, ALC_IN_WANDA);
+    int q = PARAM(&ir, "q", 0.3);
+    int a = OP2(&ir, ALC_OP_QUANTILE, w, q);
+    int m = OP1(&ir, ALC_OP_MEAN, IN(&ir, ALC_IN_ACT));
+    int mm = OP1(&ir, ALC_OP_MEAN, m);
+    int q2 = OP2(&ir, ALC_OP_DIV, mm, K(&ir, 4.0));
+    int wt = IN(&ir, ALC_IN_WEIGHT);
+    int b = OP2(&ir, ALC_OP_QUANTILE, wt, q2);
+    ir.sparsity = OP2(&ir, ALC_OP_ADD, a, b);
+    check_program(&ir, &f.units, 0.0, 0);
+    alc_ir_free(&ir);
+    fx_units_free(&f);
+}
+
+/* A program reading wanda over units without act vectors is an error
+ * naming the unit, not a crash. */
+static void test_jit_missing_act_is_error(void **state)
+{
+    struct alc_ir ir;
+    struct alc_diag d;
+    alc_ir_init(&ir);
+    irb_dsa(&ir);
+    struct alc_jit *j = compile_or_fail(&ir, NULL);
+    float w[4] = {1, 2, 3, 4};
+    struct alc_mat_view mv = {w, ALC_DT_F32, 2, 2, NULL, 1, 1, "q_proj"};
+    struct alc_unit_view uv = {&mv, 1, 0, "block 0"};
+    struct alc_units U = {&uv, 1};
+    struct alc_eval_opts o = {.S = 0.5};
+    double sp[1];
+    struct alc_eval_out out = {.sparsity = sp};
+    alc_diag_init(&d);
+    assert_int_equal(alc_jit_evaluate(j, &U, &o, NULL, &out, &d), -1);
+    assert_non_null(strstr(alc_diag_text(&d), "q_proj"));
+    assert_non_null(strstr(alc_diag_text(&d), "block 0"));
+    alc_diag_free(&d);
+    alc_jit_free(j);
+    alc_ir_free(&ir);
+}
+
+/* ---- Memory ---- */
+
+static long rss_kb(void)
+{
+    long pages = 0, res = 0;
+    FILE *fp = fopen("/proc/self/statm", "r");
+    if (fp == NULL) {
+        return -1;
+    }
+    if (fscanf(fp, "%ld %ld", &pages, &res) != 2) {
+        res = -1;
+    }
+    fclose(fp);
+    return res * 4;
+}
+
+/* A new structure each time (the constant differs). */
+static struct alc_jit *compile_nth(int i)
+{
+    struct alc_ir ir;
+    struct alc_jit_opts o = {.dtypes = 1u << ALC_DT_BF16};
+    alc_ir_init(&ir);
+    int w = IN(&ir, ALC_IN_WANDA);
+    int k = K(&ir, 1.0 + i);
+    int m = OP2(&ir, ALC_OP_MUL, w, k);
+    int x = OP1(&ir, ALC_OP_LOG, m);
+    int v = OP1(&ir, ALC_OP_VAR, x);
+    int e = OP1(&ir, ALC_OP_ENTROPY, x);
+    ir.sparsity = OP2(&ir, ALC_OP_ADD, v, e);
+    struct alc_jit *j = compile_or_fail(&ir, &o);
+    alc_ir_free(&ir);
+    return j;
+}
+
+/* Compiling and freeing many distinct functions (as a search does) leaves
+ * the resident size flat: the JIT's code is released with the state. The
+ * yardstick is the growth per compilation when nothing is freed. */
+static void test_jit_compile_release_flat_rss(void **state)
+{
+    enum { WARM = 40, CYCLES = 160, KEPT = 40 };
+    struct alc_jit *kept[KEPT];
+    for (int i = 0; i < WARM; i++) {
+        alc_jit_free(compile_nth(i));
+    }
+    long r0 = rss_kb();
+    for (int i = 0; i < CYCLES; i++) {
+        alc_jit_free(compile_nth(WARM + i));
+    }
+    long r1 = rss_kb();
+    for (int i = 0; i < KEPT; i++) {
+        kept[i] = compile_nth(WARM + CYCLES + i);
+    }
+    long r2 = rss_kb();
+    for (int i = 0; i < KEPT; i++) {
+        alc_jit_free(kept[i]);
+    }
+    double per = (double)(r2 - r1) / KEPT;
+    print_message("RSS: +%ld kB over %d compile/free cycles; %.1f kB per "
+                  "compilation kept\n",
+                  r1 - r0, CYCLES, per);
+    assert_true(per > 0);
+    /* freed cycles must grow less than a tenth of what keeping would */
+    assert_true((double)(r1 - r0) < 0.1 * per * CYCLES);
+}
+
+/* ---- Through alloc.c: cache and dispatch ---- */
+
+/* OWL with another default for M: same structure, same hash. */
+static void owl_with_m(struct alc_ir *ir, double m)
+{
+    alc_ir_init(ir);
+    irb_owl(ir);
+    ir->params[0].value = m;
+}
+
+/* Compiling a structure again is a cache hit (no compilation, 0 s); a
+ * param's default is not part of the structure, and evaluation reads the
+ * defaults of the IR it was given; a new constant is a new structure. */
+static void test_jit_cache_hit(void **state)
+{
+    struct alc_ir a, b, c;
+    struct alc_diag d;
+    alc_diag_init(&d);
+    owl_with_m(&a, 5.0);
+    owl_with_m(&b, 2.0);
+    owl_with_m(&c, 5.0);
+    c.nodes[ir_find_const(&c, 2.0)].u.k = 3.0; /* another structure */
+    struct alc_compiled *ca = alc_compile(&a, ALC_BE_LLVM, &d);
+    struct alc_compiled *cb = alc_compile(&b, ALC_BE_LLVM, &d);
+    struct alc_compiled *cc = alc_compile(&c, ALC_BE_LLVM, &d);
+    assert_non_null(ca);
+    assert_non_null(cb);
+    assert_non_null(cc);
+    assert_false(alc_compiled_cache_hit(ca));
+    assert_true(alc_compiled_compile_seconds(ca) > 0.0);
+    assert_true(alc_compiled_cache_hit(cb));
+    assert_true(alc_compiled_compile_seconds(cb) == 0.0);
+    assert_false(alc_compiled_cache_hit(cc));
+    /* b evaluates with its own M = 2 on the shared code: same as the
+     * interpreter with M = 2, different from a */
+    struct alc_rng r;
+    alc_rng_seed(&r, 8);
+    struct fx_units f;
+    fx_units_make(&f, &r, 4, 2, 30, 80, ALC_DT_BF16, 0.0);
+    double sa[4], sb[4], si[4];
+    double *nb = calloc((size_t)alc_compiled_ir(cb)->n_nodes * 4, 8);
+    struct alc_eval_opts o = {.S = 0.6};
+    struct alc_eval_out oa = {.sparsity = sa}, ob = {.sparsity = sb};
+    assert_int_equal(alc_evaluate(ca, &f.units, &o, &oa, &d), 0);
+    assert_int_equal(alc_evaluate(cb, &f.units, &o, &ob, &d), 0);
+    fx_interp_eval(alc_compiled_ir(cb), &f.units, 0.6, NULL, si, nb);
+    for (int u = 0; u < 4; u++) {
+        assert_close(sb[u], si[u], 1e-12);
+    }
+    assert_true(memcmp(sa, sb, sizeof sa) != 0);
+    free(nb);
+    alc_compiled_free(ca);
+    alc_compiled_free(cb);
+    alc_compiled_free(cc);
+    fx_units_free(&f);
+    alc_ir_free(&a);
+    alc_ir_free(&b);
+    alc_ir_free(&c);
+    alc_diag_free(&d);
+}
+
+struct compile_job {
+    int first, n, failures;
+};
+
+static void *compile_thread(void *arg)
+{
+    struct compile_job *job = arg;
+    for (int i = job->first; i < job->first + job->n; i++) {
+        struct alc_jit *j = compile_nth(1000 + i);
+        struct alc_rng r;
+        struct fx_units f;
+        double sp[3], nodes[3 * 64];
+        alc_rng_seed(&r, (uint64_t)i);
+        fx_units_make(&f, &r, 3, 1, 10, 40, ALC_DT_BF16, 0.0);
+        struct alc_eval_opts o = {.S = 0.5, .n_threads = 1};
+        struct alc_eval_out out = {.sparsity = sp, .nodes = nodes};
+        struct alc_diag d;
+        alc_diag_init(&d);
+        job->failures += alc_jit_evaluate(j, &f.units, &o, NULL, &out, &d);
+        job->failures += !isfinite(sp[0]);
+        alc_diag_free(&d);
+        fx_units_free(&f);
+        alc_jit_free(j);
+    }
+    return NULL;
+}
+
+/* Several threads compiling, evaluating and freeing different functions
+ * at the same time. */
+static void test_jit_concurrent_compiles(void **state)
+{
+    pthread_t t[3];
+    struct compile_job jobs[3] = {{0, 15, 0}, {15, 15, 0}, {30, 15, 0}};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, compile_thread, &jobs[i]),
+                         0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(jobs[i].failures, 0);
+    }
+}
+
+/* ---- Generated code ---- */
+
+/* The DSA kernel is vectorised: <8 x double> arithmetic and no call of
+ * the per-lane helper in the optimised IR; in libm mode, the call is
+ * there. */
+static void test_jit_emit_vectorised(void **state)
+{
+    struct alc_ir ir;
+    struct alc_sb sb;
+    struct alc_diag d;
+    alc_ir_init(&ir);
+    irb_dsa(&ir);
+    alc_sb_init(&sb);
+    alc_diag_init(&d);
+    assert_int_equal(alc_jit_emit(&ir, NULL, ALC_JIT_EMIT_IR, &sb, &d), 0);
+    assert_non_null(strstr(alc_sb_str(&sb), "fdiv <8 x double>"));
+    assert_null(strstr(alc_sb_str(&sb), "call void @alc_jit_vmap"));
+    alc_sb_reset(&sb);
+    struct alc_jit_opts o = {.libm = 1};
+    assert_int_equal(alc_jit_emit(&ir, &o, ALC_JIT_EMIT_IR, &sb, &d), 0);
+    assert_non_null(strstr(alc_sb_str(&sb), "call void @alc_jit_vmap"));
+    alc_sb_reset(&sb);
+    assert_int_equal(alc_jit_emit(&ir, NULL, ALC_JIT_EMIT_ASM, &sb, &d), 0);
+    assert_non_null(strstr(alc_sb_str(&sb), "vdivpd"));
+    alc_sb_free(&sb);
+    alc_diag_free(&d);
+    alc_ir_free(&ir);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jit_map_ops_exact),
+        cmocka_unit_test(test_jit_reductions_vs_ref),
+        cmocka_unit_test(test_jit_owl_dsa_vs_ref),
+        cmocka_unit_test(test_jit_dtype_conversions),
+        cmocka_unit_test(test_jit_specials_mixed_dtypes),
+        cmocka_unit_test(test_jit_threads_bit_identical),
+        cmocka_unit_test(test_jit_vmath_vs_libm),
+        cmocka_unit_test(test_jit_var_large_mean),
+        cmocka_unit_test(test_jit_quantile),
+        cmocka_unit_test(test_jit_missing_act_is_error),
+        cmocka_unit_test(test_jit_compile_release_flat_rss),
+        cmocka_unit_test(test_jit_emit_vectorised),
+        cmocka_unit_test(test_jit_cache_hit),
+        cmocka_unit_test(test_jit_concurrent_compiles),
+    };
+    if (argc > 1) {
+        cmocka_set_test_filter(argv[1]);
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
