@@ -405,18 +405,17 @@ static int read_seeds(struct jr *j, const cJSON *root, struct alc_search *s)
 
 static int read_header(struct jr *j, const cJSON *root, struct alc_search *s)
 {
-    const cJSON *fmt = jfield(j, root, "format", cJSON_String);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, STATE_FORMAT) != 0 ||
+        !cJSON_IsNumber(ver) || ver->valuedouble != STATE_VERSION) {
+        alc_diag_errorf(j->d, "%s: not a dsac search state (version %d)",
+                        j->path, STATE_VERSION);
+        return -1;
+    }
     const cJSON *cfg = jfield(j, root, "config", cJSON_String);
     const cJSON *rng = jfield(j, root, "rng", cJSON_Array);
     const cJSON *rej = jfield(j, root, "rejected", cJSON_Object);
-    if (fmt == NULL || strcmp(fmt->valuestring, STATE_FORMAT) != 0 ||
-        jint(j, root, "version") != STATE_VERSION) {
-        if (!j->bad) {
-            alc_diag_errorf(j->d, "%s: not a dsac search state (version %d)",
-                            j->path, STATE_VERSION);
-        }
-        return -1;
-    }
     if (cfg != NULL && s->config == NULL) {
         s->config = strdup(cfg->valuestring); /* reading, not resuming */
     } else if (cfg != NULL && strcmp(cfg->valuestring, s->config) != 0) {
