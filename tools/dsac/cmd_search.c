@@ -641,7 +641,9 @@ static int coordinate(const struct args *a, int size, int argc, char **argv,
         goto done;
     }
     have_s = 1;
-    if (load_seeds(&s, a, d) != 0) {
+    /* the state exists from here on, so a kill during the workers' setup
+     * can be resumed */
+    if (load_seeds(&s, a, d) != 0 || alc_search_state_save(&s, d) != 0) {
         goto done;
     }
     if (size > 1) {
