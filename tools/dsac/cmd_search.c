@@ -67,7 +67,7 @@ static const char *const usage_text =
     "  --valid-chunks K    validation windows per evaluation (default 32;\n"
     "                      0 = all)\n"
     "  --valid-seqlen T    validation window length (default: --seqlen)\n"
-    "  --allow-test        accept a --valid FILE whose name says test\n"
+    "  --allow-test-split  accept a --valid FILE whose name says test\n"
     "  --backend B         llvm (default) or interp\n"
     "\n"
     "Execution:\n"
@@ -118,7 +118,7 @@ static const struct option long_opts[] = {
     {"valid", required_argument, NULL, OPT_VALID},
     {"valid-chunks", required_argument, NULL, OPT_VCHUNKS},
     {"valid-seqlen", required_argument, NULL, OPT_VSEQLEN},
-    {"allow-test", no_argument, NULL, OPT_ALLOW_TEST},
+    {"allow-test-split", no_argument, NULL, OPT_ALLOW_TEST},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -495,7 +495,7 @@ static int check_valid(const struct args *a)
         return cli_error("search", "--valid %s looks like a test split; the "
                                    "search must never see the test text "
                                    "(its final number would be biased). Use "
-                                   "a validation split, or --allow-test if "
+                                   "a validation split, or --allow-test-split if "
                                    "this really is held-out text",
                          f->valid);
     }
