@@ -515,15 +515,11 @@ int alc_search_plot(const char *const *dirs, int n, const char *out_path,
         int ok = path != NULL && alc_search_state_load(&s, path, d) == 0;
         free(path);
         if (ok) {
-            s.algo.strategy = strategy_of(s.config);
-            struct alc_space none;
-            memset(&none, 0, sizeof none);
-            s.sp = &none;
             char label[256];
+            s.algo.strategy = strategy_of(s.config);
             label_of(&s, dirs[k], label, sizeof label);
             ok = series_of(&s, label, &sv[k]) == 0;
         }
-        s.sp = NULL;
         alc_search_close(&s);
         if (!ok) {
             goto done;

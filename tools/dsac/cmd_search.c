@@ -72,7 +72,8 @@ static const char *const usage_text =
     "\n"
     "Execution:\n"
     "  --workers N         evaluations in parallel in this process, each\n"
-    "                      with its own session (default 1)\n"
+    "                      with its own session (default 1; ignored under\n"
+    "                      mpirun, where each rank but 0 is one worker)\n"
     "  --threads N         threads in all (default: all cores)\n"
     "  --no-dense          skip the dense model's validation perplexity\n"
     "  --quiet             no progress lines\n"
@@ -657,6 +658,11 @@ static int coordinate(const struct args *a, int size, int argc, char **argv,
         struct alc_search_worker *w = alc_search_exec_local_worker(&ex);
         alc_search_worker_describe(w, &desc);
         dense = alc_search_worker_dense_ppl(w);
+    }
+    if (ex.n_slots > a->algo.batch && !a->quiet) {
+        fprintf(stderr, "dsac search: note: %d workers but --batch %d: at "
+                        "most %d evaluations run at once\n",
+                ex.n_slots, a->algo.batch, a->algo.batch);
     }
     s.progress = on_progress;
     s.progress_ctx = &pg;

@@ -143,8 +143,11 @@ int search_mpi_worker(const struct alc_search_fitness *f)
     struct alc_diag d;
     struct alc_search_fitness wf = *f;
     int rc = 1;
+    int rank = 0;
     alc_diag_init(&d);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     wf.progress = 0;
+    wf.dense = wf.dense && rank == 1; /* rank 0 shows rank 1's */
     if (alc_search_worker_open(&w, &wf, &d) != 0) {
         send_error(&d);
         wait_stop();
