@@ -313,6 +313,12 @@ static struct alc_stmt *copy_stmt(struct alc_arena *a,
     return c;
 }
 
+struct alc_stmt *alc_ast_copy_stmt(struct alc_arena *a,
+                                   const struct alc_stmt *s)
+{
+    return copy_stmt(a, s);
+}
+
 static int copy_stmts(struct alc_arena *a, struct alc_stmt *const *src, int n,
                       struct alc_stmt ***dst)
 {

@@ -211,6 +211,10 @@ struct alc_program *alc_ast_copy(struct alc_arena *a,
                                  int with_prelude);
 struct alc_expr *alc_ast_copy_expr(struct alc_arena *a,
                                    const struct alc_expr *e);
+/* Deep copy of one statement (comments included, checker fields cleared),
+ * for the searcher, which assembles programs from parts of others. */
+struct alc_stmt *alc_ast_copy_stmt(struct alc_arena *a,
+                                   const struct alc_stmt *s);
 /* Structural equality: kinds, ops, names, literal bits, statements, param
  * values; not spans, comments or checker fields. */
 int alc_ast_equal(const struct alc_program *a, const struct alc_program *b);
