@@ -907,6 +907,9 @@ static void check_mw(struct refcase *rc, const char *name,
     char fn[64];
     uint8_t *mc = malloc((size_t)numel);
     float *metric = malloc((size_t)numel * sizeof *metric);
+    assert_true(numel > 0);
+    assert_non_null(mc);
+    assert_non_null(metric);
     alc_prune_opts_default(&o, meth, sp);
     o.n = n;
     o.m = m;
