@@ -642,6 +642,47 @@ static int load_added(struct loader *L, const cJSON *arr)
     return 0;
 }
 
+/* ---- Steps shared by normalizers, pre-tokenizers, decoders and
+ * post-processors ---- */
+
+typedef int (*step_fn)(struct loader *L, const cJSON *o, const char *where,
+                       void *ctx);
+
+/* A Sequence's array `key` of steps, each loaded by fn with its path. */
+static int load_steps(struct loader *L, const cJSON *o, const char *where,
+                      const char *key, step_fn fn, void *ctx)
+{
+    const cJSON *arr = get(o, key);
+    const cJSON *x = NULL;
+    int i = 0;
+    if (!cJSON_IsArray(arr)) {
+        return fail(L, "%s.%s: expected an array", where, key);
+    }
+    cJSON_ArrayForEach(x, arr)
+    {
+        char w[160];
+        snprintf(w, sizeof w, "%s.%s[%d]", where, key, i++);
+        if (fn(L, x, w, ctx) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A step's text field (Prepend's prepend, Replace's content), copied. */
+static int step_text(struct loader *L, const cJSON *o, const char *where,
+                     const char *key, const char **text, size_t *len)
+{
+    const char *s = NULL;
+    if (req_str(L, o, where, key, &s) != 0) {
+        return -1;
+    }
+    *len = strlen(s);
+    char *t = dup(L, s, *len);
+    *text = t;
+    return t == NULL ? -1 : 0;
+}
+
 /* ---- Normalizers ---- */
 
 static int load_normalizer(struct loader *L, const cJSON *o, const char *where);
@@ -659,37 +700,22 @@ static struct tok_norm *new_norm(struct loader *L, const char *where,
     return nm;
 }
 
-static int load_norm_sequence(struct loader *L, const cJSON *o,
-                              const char *where)
+static int load_norm_sequence_step(struct loader *L, const cJSON *o,
+                                  const char *where, void *ctx)
 {
-    const cJSON *arr = get(o, "normalizers");
-    const cJSON *x = NULL;
-    int i = 0;
-    if (!cJSON_IsArray(arr)) {
-        return fail(L, "%s.normalizers: expected an array", where);
-    }
-    cJSON_ArrayForEach(x, arr)
-    {
-        char w[160];
-        snprintf(w, sizeof w, "%s.normalizers[%d]", where, i++);
-        if (load_normalizer(L, x, w) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    (void)ctx;
+    return load_normalizer(L, o, where);
 }
 
-/* A step with a text field (Prepend's prepend, Replace's content). */
+static int load_norm_sequence(struct loader *L, const cJSON *o, const char *where)
+{
+    return load_steps(L, o, where, "normalizers", load_norm_sequence_step, NULL);
+}
+
 static int norm_text(struct loader *L, const cJSON *o, const char *where,
                      const char *key, struct tok_norm *nm)
 {
-    const char *s = NULL;
-    if (req_str(L, o, where, key, &s) != 0) {
-        return -1;
-    }
-    nm->text_len = strlen(s);
-    nm->text = dup(L, s, nm->text_len);
-    return nm->text == NULL ? -1 : 0;
+    return step_text(L, o, where, key, &nm->text, &nm->text_len);
 }
 
 static const struct {
@@ -893,24 +919,16 @@ static int load_pre_split(struct loader *L, const cJSON *o, const char *where)
     return opt_bool(L, o, where, "invert", 0, &p->invert);
 }
 
-static int load_pre_sequence(struct loader *L, const cJSON *o,
-                             const char *where)
+static int load_pre_sequence_step(struct loader *L, const cJSON *o,
+                                 const char *where, void *ctx)
 {
-    const cJSON *arr = get(o, "pretokenizers");
-    const cJSON *x = NULL;
-    int i = 0;
-    if (!cJSON_IsArray(arr)) {
-        return fail(L, "%s.pretokenizers: expected an array", where);
-    }
-    cJSON_ArrayForEach(x, arr)
-    {
-        char w[160];
-        snprintf(w, sizeof w, "%s.pretokenizers[%d]", where, i++);
-        if (load_pre(L, x, w) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    (void)ctx;
+    return load_pre(L, o, where);
+}
+
+static int load_pre_sequence(struct loader *L, const cJSON *o, const char *where)
+{
+    return load_steps(L, o, where, "pretokenizers", load_pre_sequence_step, NULL);
 }
 
 static int load_pre_builtin(struct loader *L, const cJSON *o, const char *where,
@@ -987,36 +1005,22 @@ static struct tok_dec *new_dec(struct loader *L, const char *where,
     return dc;
 }
 
-static int load_dec_sequence(struct loader *L, const cJSON *o,
-                             const char *where)
+static int load_dec_sequence_step(struct loader *L, const cJSON *o,
+                                 const char *where, void *ctx)
 {
-    const cJSON *arr = get(o, "decoders");
-    const cJSON *x = NULL;
-    int i = 0;
-    if (!cJSON_IsArray(arr)) {
-        return fail(L, "%s.decoders: expected an array", where);
-    }
-    cJSON_ArrayForEach(x, arr)
-    {
-        char w[160];
-        snprintf(w, sizeof w, "%s.decoders[%d]", where, i++);
-        if (load_decoder(L, x, w) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    (void)ctx;
+    return load_decoder(L, o, where);
+}
+
+static int load_dec_sequence(struct loader *L, const cJSON *o, const char *where)
+{
+    return load_steps(L, o, where, "decoders", load_dec_sequence_step, NULL);
 }
 
 static int load_dec_text(struct loader *L, const cJSON *o, const char *where,
                          const char *key, struct tok_dec *dc)
 {
-    const char *s = NULL;
-    if (req_str(L, o, where, key, &s) != 0) {
-        return -1;
-    }
-    dc->text_len = strlen(s);
-    dc->text = dup(L, s, dc->text_len);
-    return dc->text == NULL ? -1 : 0;
+    return step_text(L, o, where, key, &dc->text, &dc->text_len);
 }
 
 static int load_dec_strip(struct loader *L, const cJSON *o, const char *where)
@@ -1201,24 +1205,15 @@ static int load_cls_sep(struct loader *L, const cJSON *o, const char *where,
     return 0;
 }
 
-static int load_post_sequence(struct loader *L, const cJSON *o,
-                              const char *where, struct special_ids *sp)
+static int load_post_sequence_step(struct loader *L, const cJSON *o,
+                                  const char *where, void *ctx)
 {
-    const cJSON *arr = get(o, "processors");
-    const cJSON *x = NULL;
-    int i = 0;
-    if (!cJSON_IsArray(arr)) {
-        return fail(L, "%s.processors: expected an array", where);
-    }
-    cJSON_ArrayForEach(x, arr)
-    {
-        char w[160];
-        snprintf(w, sizeof w, "%s.processors[%d]", where, i++);
-        if (load_post(L, x, w, sp) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return load_post(L, o, where, (struct special_ids *)ctx);
+}
+
+static int load_post_sequence(struct loader *L, const cJSON *o, const char *where, struct special_ids *sp)
+{
+    return load_steps(L, o, where, "processors", load_post_sequence_step, sp);
 }
 
 static int load_post(struct loader *L, const cJSON *o, const char *where,
