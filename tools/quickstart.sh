@@ -2,13 +2,14 @@
 # quickstart.sh: the README's first command. Installs the Debian packages,
 # builds dsac (Release, in build/), and runs the main job on the bundled
 # model: prune examples/tiny-llama to 70 % with Wanda, each decoder block's
-# ratio given by an allocation program (default stdlib/dsa_atan.alloc),
+# ratio given by an allocation program (default: the function `dsac search`
+# found for this model, examples/searched/tiny-llama-wanda70.alloc),
 # calibrated on kjv.train.raw, scored on kjv.test.raw before and after,
 # and saved to out/tiny-llama-70 with its report and per-block plot.
 #   bash tools/quickstart.sh [ALLOC]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-alloc="${1:-stdlib/dsa_atan.alloc}"
+alloc="${1:-examples/searched/tiny-llama-wanda70.alloc}"
 bash tools/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
