@@ -455,6 +455,8 @@ struct pass_run {
                                or NULLs when the program reads no act */
     double **lact;          /* (n_units * max mats) per-column logs of act
                                (2 cols: log|act_j|, log act_j), or NULLs */
+    void *scratch;          /* the block act and lact point into */
+    size_t scratch_cap;
     int max_mats;
     struct alc_pool *pool;
     const struct alc_jit_eval *hooks; /* never NULL */
@@ -576,6 +578,22 @@ static void run_chunk(void *ctx, int64_t task, int worker)
        alc_jit_logw_table(mv->dtype), x->lact[am]);
     fold_raw(ps, x->j->opts.unroll, raw, c->elem0,
              x->rec + (size_t)ci * (size_t)ps->n_slots);
+}
+
+/* Chunks run in runs of CHUNK_RUN consecutive ones per task: a thread then
+ * streams 1M contiguous elements instead of 64K, which the hardware
+ * prefetcher keeps up with (OWL +20 % on 2 threads, Zen 4). The chunks,
+ * their records and the combine are unchanged, so are the bits. */
+#define CHUNK_RUN 16
+
+static void run_chunk_run(void *ctx, int64_t task, int worker)
+{
+    struct pass_run *x = ctx;
+    int64_t c0 = task * CHUNK_RUN, c1 = c0 + CHUNK_RUN;
+    c1 = c1 < x->n_chunks ? c1 : x->n_chunks;
+    for (int64_t c = c0; c < c1; c++) {
+        run_chunk(ctx, c, worker);
+    }
 }
 
 /* Combines unit u's chunk records and writes its reductions into env. */
@@ -700,7 +718,8 @@ static int run_pass(void *ctx, int pass, double *env, struct alc_diag *d)
         goto done;
     }
     x->task0 = 0;
-    alc_pool_run(x->pool, x->n_chunks, run_chunk, x);
+    alc_pool_run(x->pool, (x->n_chunks + CHUNK_RUN - 1) / CHUNK_RUN,
+                 run_chunk_run, x);
     for (int u = 0; u < x->units->n_units; u++) {
         finish_unit(x, u);
     }
@@ -722,12 +741,70 @@ done:
     return rc;
 }
 
+/*
+ * The per-column buffers of an evaluation (act as double, its logs) come
+ * from a small process-wide pool and go back to it: fresh pages cost a
+ * page fault each on first touch, milliseconds per evaluation on a
+ * 7B-shaped unit set (more under a hypervisor), while a search evaluates
+ * thousands of times. At most SCRATCH_KEEP blocks are kept (the largest),
+ * so the memory held is bounded whatever the number of compiled programs.
+ */
+#define SCRATCH_KEEP 2
+static struct {
+    pthread_mutex_t mu;
+    void *buf[SCRATCH_KEEP];
+    size_t cap[SCRATCH_KEEP];
+} scratch_pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *scratch_take(size_t bytes, size_t *cap)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&scratch_pool.mu);
+    for (int i = 0; i < SCRATCH_KEEP; i++) {
+        if (scratch_pool.buf[i] != NULL && scratch_pool.cap[i] >= bytes) {
+            p = scratch_pool.buf[i];
+            *cap = scratch_pool.cap[i];
+            scratch_pool.buf[i] = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&scratch_pool.mu);
+    if (p == NULL) {
+        p = malloc(bytes);
+        *cap = bytes;
+    }
+    return p;
+}
+
+static void scratch_give(void *p, size_t cap)
+{
+    int slot = -1;
+    pthread_mutex_lock(&scratch_pool.mu);
+    for (int i = 0; i < SCRATCH_KEEP; i++) {
+        if (scratch_pool.buf[i] == NULL) {
+            slot = i;
+            break;
+        }
+        if (scratch_pool.cap[i] < cap &&
+            (slot < 0 || scratch_pool.cap[i] < scratch_pool.cap[slot])) {
+            slot = i; /* replace the smallest kept block */
+        }
+    }
+    if (slot >= 0) {
+        void *old = scratch_pool.buf[slot];
+        scratch_pool.buf[slot] = p;
+        scratch_pool.cap[slot] = cap;
+        p = old;
+    }
+    pthread_mutex_unlock(&scratch_pool.mu);
+    free(p);
+}
+
 static void free_act(struct pass_run *x)
 {
-    size_t n = (size_t)x->units->n_units * (size_t)x->max_mats;
-    for (size_t i = 0; x->act != NULL && i < n; i++) {
-        free(x->act[i]);
-        free(x->lact[i]);
+    if (x->scratch != NULL) {
+        scratch_give(x->scratch, x->scratch_cap);
+        x->scratch = NULL;
     }
     free(x->act);
     free(x->lact);
@@ -781,17 +858,30 @@ static int widen_act(struct pass_run *x, struct alc_diag *d)
     if (x->act == NULL || x->lact == NULL) {
         goto oom;
     }
+    /* per column: act as double (8 bytes) and its two logs (16); each
+     * array 64-byte aligned, all in one block (see scratch_take) */
+    size_t per_col = 8 + (x->j->reads_lact ? 16 : 0), bytes = 64;
+    for (int u = 0; u < x->units->n_units && need_act; u++) {
+        const struct alc_unit_view *uv = &x->units->units[u];
+        for (int m = 0; m < uv->n_mats; m++) {
+            bytes += (size_t)uv->mats[m].cols * per_col + 2 * 64;
+        }
+    }
+    x->scratch = scratch_take(bytes, &x->scratch_cap);
+    if (x->scratch == NULL) {
+        goto oom;
+    }
+    uintptr_t p = ((uintptr_t)x->scratch + 63) & ~(uintptr_t)63;
     for (int u = 0; u < x->units->n_units && need_act; u++) {
         const struct alc_unit_view *uv = &x->units->units[u];
         for (int m = 0; m < uv->n_mats; m++) {
             size_t am = (size_t)u * (size_t)x->max_mats + (size_t)m;
             size_t cols = (size_t)uv->mats[m].cols;
-            x->act[am] = malloc(cols * sizeof(double) + 1);
+            x->act[am] = (double *)p;
+            p = (p + cols * 8 + 63) & ~(uintptr_t)63;
             if (x->j->reads_lact) {
-                x->lact[am] = malloc(2 * cols * sizeof(double) + 1);
-            }
-            if (x->act[am] == NULL || (x->j->reads_lact && !x->lact[am])) {
-                goto oom;
+                x->lact[am] = (double *)p;
+                p = (p + cols * 16 + 63) & ~(uintptr_t)63;
             }
         }
     }
