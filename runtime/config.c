@@ -380,6 +380,17 @@ static void check_sizes(struct jctx *j, struct alc_config *c)
             return;
         }
         c->head_dim = c->dim / c->n_heads;
+        /* the bounds of an explicit head_dim (get_int above), so that a
+         * config written back (alc_config_to_json) reads again */
+        if (c->head_dim < 2 || c->head_dim > (1 << 14)) {
+            char what[96];
+            snprintf(what, sizeof what,
+                     "hidden_size / num_attention_heads = %d, a head "
+                     "dimension outside [2, 16384]",
+                     c->head_dim);
+            ferr(j, "num_attention_heads", what);
+            return;
+        }
     }
     if (c->n_heads % c->n_kv_heads != 0) {
         ferr(j, "num_key_value_heads", "does not divide num_attention_heads");

@@ -245,6 +245,18 @@ static void test_config_errors(void **state)
                                err, sizeof err),
                      -1);
     assert_contains(err, "num_key_value_heads: does not divide");
+    /* a derived head dimension obeys an explicit head_dim's bounds (found
+     * by fuzz_config: 600000 / 4 read, then failed to read back) */
+    assert_int_equal(parse_cfg(&c,
+                               "{\"model_type\":\"llama\",\"hidden_size\":"
+                               "6E5,\"intermediate_size\":96,"
+                               "\"num_hidden_layers\":1,"
+                               "\"num_attention_heads\":4,\"vocab_size\":10}",
+                               err, sizeof err),
+                     -1);
+    assert_contains(err, "num_attention_heads: hidden_size / "
+                         "num_attention_heads = 150000, a head dimension "
+                         "outside [2, 16384]");
     assert_int_equal(parse_cfg(&c,
                                "{\"model_type\":\"llama\",\"hidden_size\":64,"
                                "\"intermediate_size\":96,"
