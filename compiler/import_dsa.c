@@ -257,8 +257,12 @@ static int parse_lambda(struct genome *g, size_t *pos)
         genome_error(g, i, "expected '(' to open the lambda segment");
         return -1;
     }
-    g->lambda = strtol(t + i + 1, &end, 10);
-    if (end == t + i + 1 || *end != ')') {
+    /* strtol would skip blanks: the digits must follow the '(' */
+    int digit = isdigit((unsigned char)t[i + 1]) ||
+                ((t[i + 1] == '-' || t[i + 1] == '+') &&
+                 isdigit((unsigned char)t[i + 2]));
+    g->lambda = digit ? strtol(t + i + 1, &end, 10) : 0;
+    if (!digit || end == t + i + 1 || *end != ')') {
         genome_error(g, i + 1, "the lambda segment must be an integer, as "
                                "in (7)");
         return -1;
@@ -496,6 +500,17 @@ int alc_import_dsa(const char *genome, struct alc_sb *out,
     if (strlen(genome) > 4096) {
         alc_diag_errorf(d, "genome too long (over 4096 characters)");
         return -1;
+    }
+    /* a genome is one line of printable ASCII (it is echoed into the
+     * program's header comment, where a newline would end the comment) */
+    for (size_t i = 0; genome[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)genome[i];
+        if (ch < 0x20 || ch > 0x7e) {
+            genome_error(&g, i, "unexpected character (byte 0x%02x): a "
+                                "genome is printable ASCII",
+                         ch);
+            return -1;
+        }
     }
     if (parse_genome(&g) != 0) {
         return -1;

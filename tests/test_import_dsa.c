@@ -82,6 +82,14 @@ static void test_import_errors(void **state)
     expect_genome_error("W:(abs)-(VAR)-(ATAN)",
                         "error: genome column 4: expected an op name (upper "
                         "case) in the pre-process ops");
+    /* found by fuzz_import_dsa: strtol skipped the blanks before 6 and the
+     * newlines broke the program's header comment */
+    expect_genome_error("W:()-(VAR)-(ATAN)-(\f\n\n6)",
+                        "error: genome column 20: unexpected character (byte "
+                        "0x0c): a genome is printable ASCII");
+    expect_genome_error("W:(ABS)-(VAR)-(ATAN)-( 7)",
+                        "error: genome column 23: the lambda segment must be "
+                        "an integer, as in (7)");
 }
 
 /* ---- The README genome ---- */
