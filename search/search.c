@@ -694,8 +694,11 @@ static int on_eval(struct alc_search *s, struct alc_task_result *r,
     return alc_search_state_save(s, d);
 }
 
-static int phase_alloc(struct alc_search *s, struct alc_search_exec *ex,
-                       struct alc_diag *d)
+/* Runs, in candidate order, one task of `kind` for every candidate of the
+ * batch in `status` (ALLOC: its text; EVAL: its ratios). */
+static int run_phase(struct alc_search *s, struct alc_search_exec *ex,
+                     enum alc_cand_status status, enum alc_task_kind kind,
+                     result_fn on_result, struct alc_diag *d)
 {
     struct alc_task *t = calloc((size_t)s->batch_n + 1, sizeof *t);
     int n = 0, rc = -1;
@@ -704,16 +707,28 @@ static int phase_alloc(struct alc_search *s, struct alc_search_exec *ex,
         return -1;
     }
     for (int64_t i = s->batch_first; i < s->batch_first + s->batch_n; i++) {
-        if (s->cand[i].status == ALC_CS_NEW) {
-            t[n].kind = ALC_TASK_ALLOC;
+        const struct alc_search_cand *c = &s->cand[i];
+        if (c->status == status) {
+            t[n].kind = kind;
             t[n].id = i;
-            t[n].src = s->cand[i].src;
+            if (kind == ALC_TASK_ALLOC) {
+                t[n].src = c->src;
+            } else {
+                t[n].ratio = c->ratio;
+                t[n].n_units = c->n_units;
+            }
             n++;
         }
     }
-    rc = run_tasks(s, ex, t, n, on_alloc, d);
+    rc = run_tasks(s, ex, t, n, on_result, d);
     free(t);
     return rc;
+}
+
+static int phase_alloc(struct alc_search *s, struct alc_search_exec *ex,
+                       struct alc_diag *d)
+{
+    return run_phase(s, ex, ALC_CS_NEW, ALC_TASK_ALLOC, on_alloc, d);
 }
 
 /* In child order: same rounded ratios as a cached (evaluated or pending)
@@ -747,24 +762,7 @@ static int resolve_cache(struct alc_search *s)
 static int phase_eval(struct alc_search *s, struct alc_search_exec *ex,
                       struct alc_diag *d)
 {
-    struct alc_task *t = calloc((size_t)s->batch_n + 1, sizeof *t);
-    int n = 0, rc = -1;
-    if (t == NULL) {
-        alc_diag_errorf(d, "out of memory");
-        return -1;
-    }
-    for (int64_t i = s->batch_first; i < s->batch_first + s->batch_n; i++) {
-        if (s->cand[i].status == ALC_CS_PENDING) {
-            t[n].kind = ALC_TASK_EVAL;
-            t[n].id = i;
-            t[n].ratio = s->cand[i].ratio;
-            t[n].n_units = s->cand[i].n_units;
-            n++;
-        }
-    }
-    rc = run_tasks(s, ex, t, n, on_eval, d);
-    free(t);
-    return rc;
+    return run_phase(s, ex, ALC_CS_PENDING, ALC_TASK_EVAL, on_eval, d);
 }
 
 /* ---- Population ---- */
