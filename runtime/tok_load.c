@@ -685,7 +685,8 @@ static int step_text(struct loader *L, const cJSON *o, const char *where,
 
 /* ---- Normalizers ---- */
 
-static int load_normalizer(struct loader *L, const cJSON *o, const char *where);
+static int load_normalizer(struct loader *L, const cJSON *o, const char *where,
+                           void *ctx);
 
 static struct tok_norm *new_norm(struct loader *L, const char *where,
                                  enum tok_norm_kind kind)
@@ -700,16 +701,10 @@ static struct tok_norm *new_norm(struct loader *L, const char *where,
     return nm;
 }
 
-static int load_norm_sequence_step(struct loader *L, const cJSON *o,
-                                  const char *where, void *ctx)
+static int load_norm_sequence(struct loader *L, const cJSON *o,
+                              const char *where)
 {
-    (void)ctx;
-    return load_normalizer(L, o, where);
-}
-
-static int load_norm_sequence(struct loader *L, const cJSON *o, const char *where)
-{
-    return load_steps(L, o, where, "normalizers", load_norm_sequence_step, NULL);
+    return load_steps(L, o, where, "normalizers", load_normalizer, NULL);
 }
 
 static int norm_text(struct loader *L, const cJSON *o, const char *where,
@@ -727,8 +722,11 @@ static const struct {
 };
 _Static_assert(TOK_NF_COUNT == 5, "one unicode_norms entry per form");
 
-static int load_normalizer(struct loader *L, const cJSON *o, const char *where)
+/* ctx: unused (the signature of step_fn, for Sequences) */
+static int load_normalizer(struct loader *L, const cJSON *o, const char *where,
+                           void *ctx)
 {
+    (void)ctx;
     const char *type = NULL;
     struct tok_norm *nm = NULL;
     char b1[64];
@@ -778,7 +776,8 @@ static int load_normalizer(struct loader *L, const cJSON *o, const char *where)
 
 /* ---- Pre-tokenizers ---- */
 
-static int load_pre(struct loader *L, const cJSON *o, const char *where);
+static int load_pre(struct loader *L, const cJSON *o, const char *where,
+                    void *ctx);
 
 static struct tok_pre *new_pre(struct loader *L, const char *where,
                                enum tok_pre_kind kind)
@@ -919,16 +918,10 @@ static int load_pre_split(struct loader *L, const cJSON *o, const char *where)
     return opt_bool(L, o, where, "invert", 0, &p->invert);
 }
 
-static int load_pre_sequence_step(struct loader *L, const cJSON *o,
-                                 const char *where, void *ctx)
+static int load_pre_sequence(struct loader *L, const cJSON *o,
+                             const char *where)
 {
-    (void)ctx;
-    return load_pre(L, o, where);
-}
-
-static int load_pre_sequence(struct loader *L, const cJSON *o, const char *where)
-{
-    return load_steps(L, o, where, "pretokenizers", load_pre_sequence_step, NULL);
+    return load_steps(L, o, where, "pretokenizers", load_pre, NULL);
 }
 
 static int load_pre_builtin(struct loader *L, const cJSON *o, const char *where,
@@ -961,8 +954,11 @@ static int load_pre_builtin(struct loader *L, const cJSON *o, const char *where,
                 show(b1, sizeof b1, type));
 }
 
-static int load_pre(struct loader *L, const cJSON *o, const char *where)
+/* ctx: unused (the signature of step_fn, for Sequences) */
+static int load_pre(struct loader *L, const cJSON *o, const char *where,
+                    void *ctx)
 {
+    (void)ctx;
     const char *type = NULL;
     if (absent(o)) {
         return 0;
@@ -990,7 +986,8 @@ static int load_pre(struct loader *L, const cJSON *o, const char *where)
 
 /* ---- Decoders ---- */
 
-static int load_decoder(struct loader *L, const cJSON *o, const char *where);
+static int load_decoder(struct loader *L, const cJSON *o, const char *where,
+                        void *ctx);
 
 static struct tok_dec *new_dec(struct loader *L, const char *where,
                                enum tok_dec_kind kind)
@@ -1005,16 +1002,10 @@ static struct tok_dec *new_dec(struct loader *L, const char *where,
     return dc;
 }
 
-static int load_dec_sequence_step(struct loader *L, const cJSON *o,
-                                 const char *where, void *ctx)
+static int load_dec_sequence(struct loader *L, const cJSON *o,
+                             const char *where)
 {
-    (void)ctx;
-    return load_decoder(L, o, where);
-}
-
-static int load_dec_sequence(struct loader *L, const cJSON *o, const char *where)
-{
-    return load_steps(L, o, where, "decoders", load_dec_sequence_step, NULL);
+    return load_steps(L, o, where, "decoders", load_decoder, NULL);
 }
 
 static int load_dec_text(struct loader *L, const cJSON *o, const char *where,
@@ -1038,8 +1029,11 @@ static int load_dec_strip(struct loader *L, const cJSON *o, const char *where)
     return 0;
 }
 
-static int load_decoder(struct loader *L, const cJSON *o, const char *where)
+/* ctx: unused (the signature of step_fn, for Sequences) */
+static int load_decoder(struct loader *L, const cJSON *o, const char *where,
+                        void *ctx)
 {
+    (void)ctx;
     const char *type = NULL;
     struct tok_dec *dc = NULL;
     char b1[64];
@@ -1206,12 +1200,13 @@ static int load_cls_sep(struct loader *L, const cJSON *o, const char *where,
 }
 
 static int load_post_sequence_step(struct loader *L, const cJSON *o,
-                                  const char *where, void *ctx)
+                                   const char *where, void *ctx)
 {
     return load_post(L, o, where, (struct special_ids *)ctx);
 }
 
-static int load_post_sequence(struct loader *L, const cJSON *o, const char *where, struct special_ids *sp)
+static int load_post_sequence(struct loader *L, const cJSON *o,
+                              const char *where, struct special_ids *sp)
 {
     return load_steps(L, o, where, "processors", load_post_sequence_step, sp);
 }
@@ -1502,9 +1497,9 @@ static int load_parts(struct loader *L, const cJSON *root, int32_t *max_id)
     L->in_file = L->file;
     if (load_model(L, get(root, "model"), max_id) != 0 ||
         load_added(L, get(root, "added_tokens")) != 0 ||
-        load_normalizer(L, get(root, "normalizer"), "normalizer") != 0 ||
-        load_pre(L, get(root, "pre_tokenizer"), "pre_tokenizer") != 0 ||
-        load_decoder(L, get(root, "decoder"), "decoder") != 0 ||
+        load_normalizer(L, get(root, "normalizer"), "normalizer", NULL) != 0 ||
+        load_pre(L, get(root, "pre_tokenizer"), "pre_tokenizer", NULL) != 0 ||
+        load_decoder(L, get(root, "decoder"), "decoder", NULL) != 0 ||
         maybe_bigrams(L) != 0) {
         return -1;
     }
