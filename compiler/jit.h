@@ -58,13 +58,20 @@ struct alc_jit_opts {
  * geomean, entropy; jit_codegen.c's "Logs by table") are computed. With
  * tables, a 16-bit weight's log|w| is looked up (jit_logw.c) and act's log
  * is computed once per column; F32 weights keep the vector log for log|w|.
- * AUTO and GATHER give the same bits; OFF differs within the log's ulps.
+ * EXACT and GATHER give the same bits; AUTO differs from them only in
+ * passes that reduce log|wanda| by var/std alone; OFF differs within the
+ * log's ulps.
  */
 enum alc_jit_logw {
     ALC_JIT_LOGW_AUTO,   /* tables; BF16 read in registers, 64 weights at
-                            a time, where the host has AVX-512 VBMI */
+                            a time, where the host has AVX-512 VBMI; and
+                            var/std of log|wanda| over BF16 in float
+                            (jit_codegen.c's "Moments in float"): within
+                            ~1e-6 relative of EXACT, not its bits */
     ALC_JIT_LOGW_GATHER, /* tables, read by gathers only */
     ALC_JIT_LOGW_OFF,    /* the vector log on every element */
+    ALC_JIT_LOGW_EXACT,  /* AUTO without the float moments: the same bits
+                            as GATHER */
     ALC_JIT_LOGW_COUNT
 };
 

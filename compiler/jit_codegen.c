@@ -222,6 +222,20 @@ struct pf {
     LLVMValueRef p_bits;        /* <VL x i16> weight bits at the position */
     LLVMValueRef p_t;           /* log|w| at the position, or NULL */
     LLVMValueRef in_bits, in_t; /* given to the next position (blocks) */
+    /* moments in float (section "Moments in float") */
+    int fm;                   /* the function has the float path */
+    LLVMValueRef fm_fn;       /* its row function */
+    LLVMValueRef fm_on;       /* i1: the matrix allows it (lact's flag) */
+    LLVMValueRef fm_c;        /* float column terms (lact + 2 cols + hdr) */
+    LLVMValueRef fm_magic;    /* float (row function: <16 x float>) 2^23 +
+                                 127 + e0 */
+    LLVMValueRef fm_k;        /* double: the shift K */
+    LLVMValueRef fm_s[4];     /* row function: allocas of the float sums */
+    LLVMValueRef fm_st;       /* alloca: the row function's state */
+    LLVMValueRef fm_slow;     /* alloca i64[cols / 64 + 1]: a row's blocks
+                                 left to the double path */
+    LLVMValueRef fm_ns;       /* alloca i64: how many */
+    LLVMValueRef fm_k_redo;   /* alloca i64: the redo loop's index */
 };
 
 static LLVMValueRef *acc_slot(struct pf *f, int a, int u, int s)
@@ -631,14 +645,124 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
     return r;
 }
 
+/* ---- Moments in float: eligibility ---- */
+
+/*
+ * DSA's functions reduce log|wanda| (through where(wanda == 0, 1, wanda),
+ * abs, ...) by var or std: one pass whose every accumulator is VAR of
+ * that log. In blocks of 64 BF16 weights that are all normal, of a
+ * matrix whose act is nonzero and finite (> 0 for log(wanda)), that value
+ * is x = T + La: no zero test fires, no NaN or inf occurs. For those the
+ * pass function computes d = x - K in float, 16 lanes at a time, from the
+ * table's parts (T = e ln2 + log m), summing d and d^2 per lane in float
+ * for FM_FLUSH blocks before adding the sums to the double accumulators --
+ * about half the instructions of the double path, which made DSA's pass
+ * compute-bound at 30 % of the memory bandwidth (measured, Zen 4). Every
+ * other block (any zero, subnormal, inf or NaN weight) and every other
+ * matrix takes the double path, into the same accumulators.
+ *
+ * Centering keeps the float error relative to the variance: the host
+ * (alc_jit_fm_prepare) picks K ~ the mean of x (from a sample of the
+ * weights and the mean of La), splits it as e0 ln2f + Kc + delta and
+ * hands over the column terms c_j = fl32(La_j - Kc - delta), so that
+ *   d = fma(e - e0, ln2f, fl32(log m) + c_j)
+ * has only terms of the spread's size: e - e0 is exact, ln2f = fl32(ln 2)
+ * (a relative 2.7e-9 change of the exponent term, i.e. of var by at most
+ * ~5e-9), and each rounding (log m, c_j, the add, the fma) is at most
+ * half an ulp of a centred quantity. A float partial holds at most
+ * FM_FLUSH terms per lane, so its rounding is below (FM_FLUSH - 1) u of
+ * the sum of squares (u = 2^-24 = 6e-8). The result: var within ~1e-6
+ * relative for spreads like real models' (log|wanda| has sd ~1; measured
+ * agreement ~1e-8, tests/test_jit.c); ALC_JIT_LOGW_EXACT turns the path
+ * off and keeps every log at the double table's bits.
+ */
+#define FM_FLUSH 4
+
+static int strip_sign(const struct alc_ir *ir, int x);
+#define FM_ABS 1 /* T + log|act| */
+#define FM_POS 2 /* T + log act: needs act > 0 */
+
+/* c is wanda == 0 (1) or wanda != 0 (0), wanda up to abs/neg; else -1. */
+static int fm_zero_test(const struct alc_ir *ir, int c)
+{
+    const struct alc_ir_node *n = &ir->nodes[c];
+    if (n->level != ALC_LV_ELEM || (n->op != ALC_OP_EQ && n->op != ALC_OP_NE)) {
+        return -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct alc_ir_node *z = &ir->nodes[n->arg[1 - k]];
+        const struct alc_ir_node *y = &ir->nodes[strip_sign(ir, n->arg[k])];
+        if (z->op == ALC_OP_CONST && z->u.k == 0.0 && y->op == ALC_OP_INPUT &&
+            y->level == ALC_LV_ELEM && y->u.input == ALC_IN_WANDA) {
+            return n->op == ALC_OP_EQ;
+        }
+    }
+    return -1;
+}
+
+/* FM_ABS or FM_POS when log(x) (absf: log|x|) is T + La on the float
+ * path's elements (wanda nonzero and finite), else -1. */
+static int fm_plain(const struct alc_ir *ir, int x, int absf, int depth)
+{
+    const struct alc_ir_node *n = &ir->nodes[x];
+    if (n->level != ALC_LV_ELEM || depth > LF_DEPTH) {
+        return -1;
+    }
+    switch (n->op) {
+    case ALC_OP_INPUT:
+        return n->u.input != ALC_IN_WANDA ? -1 : absf ? FM_ABS : FM_POS;
+    case ALC_OP_ABS:
+        return fm_plain(ir, n->arg[0], 1, depth + 1);
+    case ALC_OP_NEG:
+        return absf ? fm_plain(ir, n->arg[0], 1, depth + 1) : -1;
+    case ALC_OP_WHERE: {
+        int z = fm_zero_test(ir, n->arg[0]);
+        return z < 0 ? -1 : fm_plain(ir, n->arg[z ? 2 : 1], absf, depth + 1);
+    }
+    default:
+        return -1;
+    }
+}
+
+static int fm_enabled(const struct alc_jit_opts *o)
+{
+    return lf_enabled(o) && o->logw == ALC_JIT_LOGW_AUTO &&
+           o->perturb == 0.0 && 8 % o->unroll == 0 &&
+           alc_jit_logw_in_registers();
+}
+
+/* FM_* bits of pass ps when it qualifies (every accumulator a VAR of a
+ * plain log), else 0. */
+static int fm_pass_kinds(const struct alc_ir *ir, const struct alc_plan_pass *ps)
+{
+    int kinds = 0;
+    for (int a = 0; a < ps->n_accs; a++) {
+        const struct alc_plan_acc *acc = &ps->accs[a];
+        const struct alc_ir_node *n = &ir->nodes[acc->node];
+        int x = acc->fn == ALC_AF_LOG                         ? acc->node
+                : acc->fn == ALC_AF_ID && n->op == ALC_OP_LOG ? n->arg[0]
+                                                              : -1;
+        int k = x >= 0 && acc->kind == ALC_ACC_VAR ? fm_plain(ir, x, 0, 0) : -1;
+        if (k < 0) {
+            return 0;
+        }
+        kinds |= k;
+    }
+    return kinds;
+}
+
 int alc_cg_reads_lact(const struct alc_ir *ir, const struct alc_plan *plan,
                       const struct alc_jit_opts *opts)
 {
     int r = 0;
     for (int k = 0; k < plan->n_passes && lf_enabled(opts); k++) {
         r |= lf_pass_reads(ir, 1, &plan->passes[k]);
+        int fk = fm_enabled(opts) ? fm_pass_kinds(ir, &plan->passes[k]) : 0;
+        r |= fk ? ALC_CG_LACT_FM : 0;
+        r |= fk & FM_POS ? ALC_CG_LACT_FM_POS : 0;
     }
-    return r & (ALC_CG_LACT_ABS | ALC_CG_LACT_SIGNED);
+    return r & (ALC_CG_LACT_ABS | ALC_CG_LACT_SIGNED | ALC_CG_LACT_FM |
+                ALC_CG_LACT_FM_POS);
 }
 
 static LLVMValueRef load_bits(struct pf *f)
@@ -865,7 +989,11 @@ static void lf_setup(struct pf *f)
     f->avx512 = alc_llvm_host_has("avx512f");
     int reads = f->lf_on ? lf_pass_reads(f->ir, f->tab, f->ps) : 0;
     f->planes = (reads & LF_T) && f->dt == ALC_DT_BF16 &&
-                o->logw == ALC_JIT_LOGW_AUTO && alc_jit_logw_in_registers();
+                (o->logw == ALC_JIT_LOGW_AUTO ||
+                 o->logw == ALC_JIT_LOGW_EXACT) &&
+                alc_jit_logw_in_registers() &&
+                8 % f->U == 0; /* a block: 8 / U steps per copy */
+    f->fm = f->planes && f->fm_fn != NULL;
     for (int i = 0; i < f->ps->n_elems && f->lf_on; i++) {
         int x = lf_root_of_node(f->ir, f->ps->elems[i]);
         if (x >= 0 && lf_scan(f->ir, f->tab, x, 0, 0) >= 0) {
@@ -1174,6 +1302,265 @@ static void init_accs(struct pf *f)
     }
 }
 
+/* ---- Moments in float: code ---- */
+
+/*
+ * The float loop is a function of its own, <pass fn>_fm, called once per
+ * row: i64 fm(w_row, cols, cterm, magic, slow, st) sums the row's blocks
+ * of all-normal weights into st and lists the others in slow (returns
+ * how many); the pass function then runs those by the double path. In one
+ * function with the double loops, the register allocator kept the double
+ * accumulators in registers and spilled the float sums (every update a
+ * load and a store: slower than the double path; measured).
+ *
+ * st: 4 <16 x float> (sum d and sum d^2 of pairs q = 0, 1: vectors o =
+ * 2 q, 2 q + 1 of a block), 8 <VL x double> (the flushed sums: half h of
+ * pair q at 2 (2 q + h) + k, k = 0 for d and 1 for d^2), i64 blocks since
+ * the last flush.
+ */
+#define FM_ST_D 4  /* st's doubles, in 64-byte units */
+static LLVMBasicBlockRef bb(struct pf *f, const char *name);
+#define FM_ST_N 12 /* st's count */
+
+static LLVMTypeRef fm_vt(struct pf *f)
+{
+    return LLVMVectorType(f->g->t_f32, 16);
+}
+
+static LLVMValueRef fm_st_slot(struct pf *f, LLVMValueRef st, int unit)
+{
+    LLVMValueRef idx = i64c(f, (int64_t)unit * 64);
+    return LLVMBuildGEP2(f->g->b, LLVMInt8TypeInContext(f->g->ctx), st, &idx, 1,
+                         "");
+}
+
+/* Half h of a <16 x float>, extended to <VL x double>. */
+static LLVMValueRef fm_half(struct pf *f, LLVMValueRef v, int h)
+{
+    struct alc_cg *g = f->g;
+    LLVMValueRef m[ALC_VL];
+    for (int i = 0; i < ALC_VL; i++) {
+        m[i] = LLVMConstInt(g->t_i32, (unsigned long long)(h * ALC_VL + i), 0);
+    }
+    LLVMValueRef v8 = LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(fm_vt(f)),
+                                             LLVMConstVector(m, ALC_VL), "");
+    return LLVMBuildFPExt(g->b, v8, g->v_f64, "");
+}
+
+static LLVMValueRef fm_fma(struct pf *f, LLVMValueRef a, LLVMValueRef b,
+                           LLVMValueRef c)
+{
+    LLVMTypeRef t = fm_vt(f);
+    LLVMValueRef args[3] = {a, b, c};
+    return alc_cg_intrinsic(f->g, "llvm.fma", &t, 1, args, 3);
+}
+
+/* One block of 64 normal weights wv[0..1] at columns c .. c + 63 into
+ * the float sums fm_s (row function). */
+static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef t[4], l16[16];
+    LLVMValueRef ln2 = LLVMConstReal(g->t_f32, (double)alc_jit_fm_ln2f());
+    for (int i = 0; i < 16; i++) {
+        l16[i] = ln2;
+    }
+    ln2 = LLVMConstVector(l16, 16);
+    alc_cg_logw_planes_f32(g, wv[0], wv[1], t);
+    for (int o = 0; o < 4; o++) {
+        int q = o / 2;
+        LLVMValueRef e = alc_cg_logw_expo_f32(g, wv[0], wv[1], o, f->fm_magic);
+        LLVMValueRef idx = LLVMBuildAdd(b, c, i64c(f, 16 * o), "");
+        LLVMValueRef p = LLVMBuildGEP2(b, g->t_f32, f->fm_c, &idx, 1, "");
+        LLVMValueRef cl = LLVMBuildLoad2(b, fm_vt(f), p, "");
+        LLVMSetAlignment(cl, 4);
+        LLVMValueRef d = fm_fma(f, e, ln2, LLVMBuildFAdd(b, t[o], cl, ""));
+        LLVMValueRef s1 = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q], "");
+        LLVMValueRef s2 = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q + 1], "");
+        LLVMBuildStore(b, LLVMBuildFAdd(b, s1, d, ""), f->fm_s[2 * q]);
+        LLVMBuildStore(b, fm_fma(f, d, d, s2), f->fm_s[2 * q + 1]);
+    }
+}
+
+/* Row function: the float sums into st's doubles, zeroed. */
+static void fm_flush(struct pf *f, LLVMValueRef st)
+{
+    LLVMBuilderRef b = f->g->b;
+    for (int q = 0; q < 2; q++) {
+        for (int k = 0; k < 2; k++) {
+            LLVMValueRef v = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q + k], "");
+            for (int h = 0; h < 2; h++) {
+                LLVMValueRef p =
+                    fm_st_slot(f, st, FM_ST_D + 2 * (2 * q + h) + k);
+                LLVMValueRef old = LLVMBuildLoad2(b, f->g->v_f64, p, "");
+                LLVMBuildStore(b, LLVMBuildFAdd(b, old, fm_half(f, v, h), ""),
+                               p);
+            }
+            LLVMBuildStore(b, LLVMConstNull(fm_vt(f)), f->fm_s[2 * q + k]);
+        }
+    }
+}
+
+/*
+ *   i64 fm(w, cols, cterm, magic, slow, st):
+ *     sums and count from st; ns = 0
+ *     for (c = 0; c + 64 <= cols; c += 64)
+ *         all normal ? float sums, flushed every FM_FLUSH blocks
+ *                    : slow[ns++] = c
+ *     sums and count to st; return ns
+ */
+static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMTypeRef params[6] = {g->t_ptr, g->t_i64, g->t_ptr,
+                             g->t_f32, g->t_ptr, g->t_ptr};
+    LLVMValueRef fn = LLVMAddFunction(
+        g->mod, name, LLVMFunctionType(g->t_i64, params, 6, 0));
+    alc_llvm_set_host_attrs(g->ctx, fn);
+    add_fn_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+    add_fn_attr(g, fn, LLVMAttributeFunctionIndex, "noinline");
+    struct pf rf = {.g = g, .fn = fn};
+    struct pf *f = &rf;
+    LLVMValueRef w = LLVMGetParam(fn, 0), cols = LLVMGetParam(fn, 1);
+    LLVMValueRef slow = LLVMGetParam(fn, 4), st = LLVMGetParam(fn, 5);
+    LLVMPositionBuilderAtEnd(b, bb(f, "entry"));
+    f->fm_c = LLVMGetParam(fn, 2);
+    LLVMValueRef undef = LLVMGetPoison(fm_vt(f)), zeros[16];
+    for (int i = 0; i < 16; i++) {
+        zeros[i] = LLVMConstInt(g->t_i32, 0, 0);
+    }
+    LLVMValueRef ins = LLVMBuildInsertElement(b, undef, LLVMGetParam(fn, 3),
+                                              zeros[0], "");
+    f->fm_magic = LLVMBuildShuffleVector(b, ins, undef,
+                                         LLVMConstVector(zeros, 16), "");
+    LLVMValueRef cv = LLVMBuildAlloca(b, g->t_i64, "c");
+    LLVMValueRef nsv = LLVMBuildAlloca(b, g->t_i64, "ns");
+    LLVMValueRef nv = LLVMBuildAlloca(b, g->t_i64, "n");
+    for (int i = 0; i < 4; i++) {
+        f->fm_s[i] = LLVMBuildAlloca(b, fm_vt(f), "s");
+        LLVMBuildStore(b, LLVMBuildLoad2(b, fm_vt(f), fm_st_slot(f, st, i), ""),
+                       f->fm_s[i]);
+    }
+    LLVMBuildStore(b, LLVMBuildLoad2(b, g->t_i64, fm_st_slot(f, st, FM_ST_N), ""),
+                   nv);
+    LLVMBuildStore(b, i64c(f, 0), cv);
+    LLVMBuildStore(b, i64c(f, 0), nsv);
+    LLVMBasicBlockRef head = bb(f, "head"), body = bb(f, "body");
+    LLVMBasicBlockRef fast = bb(f, "fast"), sl = bb(f, "slow");
+    LLVMBasicBlockRef flush = bb(f, "flush"), latch = bb(f, "latch");
+    LLVMBasicBlockRef exit = bb(f, "exit");
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, head);
+    LLVMValueRef c = LLVMBuildLoad2(b, g->t_i64, cv, "");
+    LLVMValueRef end = LLVMBuildAdd(b, c, i64c(f, 64), "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLE, end, cols, ""), body, exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
+    LLVMValueRef wv[2];
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef idx = LLVMBuildAdd(b, c, i64c(f, 32 * h), "");
+        LLVMValueRef p = LLVMBuildGEP2(b, g->t_i16, w, &idx, 1, "");
+        wv[h] = LLVMBuildLoad2(b, w32, p, "");
+        LLVMSetAlignment(wv[h], 2);
+    }
+    LLVMBuildCondBr(b, alc_cg_logw_normal(g, wv[0], wv[1]), fast, sl);
+    LLVMPositionBuilderAtEnd(b, fast);
+    fm_block(f, wv, c);
+    LLVMValueRef n =
+        LLVMBuildAdd(b, LLVMBuildLoad2(b, g->t_i64, nv, ""), i64c(f, 1), "");
+    LLVMBuildStore(b, n, nv);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, n, i64c(f, FM_FLUSH), ""),
+                    flush, latch);
+    LLVMPositionBuilderAtEnd(b, flush);
+    fm_flush(f, st);
+    LLVMBuildStore(b, i64c(f, 0), nv);
+    LLVMBuildBr(b, latch);
+    LLVMPositionBuilderAtEnd(b, sl);
+    LLVMValueRef ns = LLVMBuildLoad2(b, g->t_i64, nsv, "");
+    LLVMBuildStore(b, c, LLVMBuildGEP2(b, g->t_i64, slow, &ns, 1, ""));
+    LLVMBuildStore(b, LLVMBuildAdd(b, ns, i64c(f, 1), ""), nsv);
+    LLVMBuildBr(b, latch);
+    LLVMPositionBuilderAtEnd(b, latch);
+    LLVMBuildStore(b, end, cv);
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, exit);
+    for (int i = 0; i < 4; i++) {
+        LLVMBuildStore(b, LLVMBuildLoad2(b, fm_vt(f), f->fm_s[i], ""),
+                       fm_st_slot(f, st, i));
+    }
+    LLVMBuildStore(b, LLVMBuildLoad2(b, g->t_i64, nv, ""),
+                   fm_st_slot(f, st, FM_ST_N));
+    LLVMBuildRet(b, LLVMBuildLoad2(b, g->t_i64, nsv, ""));
+    return fn;
+}
+
+/* Entry block of the pass function: the matrix's flag, K and e0 (lact[2
+ * cols ...]), the column terms' address, the zeroed state, the list of
+ * slow blocks. */
+static void fm_setup(struct pf *f)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef base = LLVMBuildMul(b, f->arg[A_COLS], i64c(f, 2), "");
+    LLVMValueRef h[3];
+    for (int i = 0; i < 3; i++) {
+        LLVMValueRef idx = LLVMBuildAdd(b, base, i64c(f, i), "");
+        LLVMValueRef p =
+            LLVMBuildGEP2(b, g->t_f64, f->arg[A_LACT], &idx, 1, "");
+        h[i] = LLVMBuildLoad2(b, g->t_f64, p, "");
+    }
+    f->fm_on = LLVMBuildFCmp(b, LLVMRealONE, h[0],
+                             LLVMConstReal(g->t_f64, 0.0), "");
+    f->fm_k = h[1];
+    LLVMValueRef m = LLVMBuildFAdd(
+        b, h[2], LLVMConstReal(g->t_f64, 0x1p23 + 127.0), "");
+    f->fm_magic = LLVMBuildFPTrunc(b, m, g->t_f32, ""); /* exact */
+    LLVMValueRef idx = LLVMBuildAdd(b, base, i64c(f, ALC_FM_HDR), "");
+    f->fm_c = LLVMBuildGEP2(b, g->t_f64, f->arg[A_LACT], &idx, 1, "");
+    f->fm_st = LLVMBuildAlloca(b, LLVMArrayType(g->v_f64, FM_ST_N + 1), "st");
+    for (int i = 0; i <= FM_ST_N; i++) {
+        LLVMBuildStore(b, alc_cg_vf(g, 0.0), fm_st_slot(f, f->fm_st, i));
+    }
+    LLVMValueRef nb = LLVMBuildSDiv(b, f->arg[A_COLS], i64c(f, 64), "");
+    nb = LLVMBuildAdd(b, nb, i64c(f, 1), "");
+    f->fm_slow = LLVMBuildArrayAlloca(b, g->t_i64, nb, "fmslow");
+    f->fm_ns = LLVMBuildAlloca(b, g->t_i64, "fmns");
+    f->fm_k_redo = LLVMBuildAlloca(b, g->t_i64, "fmk");
+}
+
+/*
+ * Exit: st's sums into every VAR accumulator, half h of pair q to copy
+ * 2 q + h mod U. So a copy's sums are not those of the elements its count
+ * n stands for (emit_exit counts per copy as the double loops fill them);
+ * that is harmless because every copy of the function has the same shift
+ * K: with a common K, combining (n, K, s1, s2) records (plan.c) gives
+ * sum s2 - (sum s1)^2 / sum n whatever the split, as long as each n > 0
+ * (a row with a block has cols / (VL U) >= 2 steps per copy). When the
+ * path did not run this adds +0: the same bits.
+ */
+static void fm_finish(struct pf *f)
+{
+    LLVMBuilderRef b = f->g->b;
+    for (int q = 0; q < 2; q++) {
+        for (int k = 0; k < 2; k++) {
+            LLVMValueRef v =
+                LLVMBuildLoad2(b, fm_vt(f), fm_st_slot(f, f->fm_st, 2 * q + k), "");
+            for (int h = 0; h < 2; h++) {
+                LLVMValueRef dp =
+                    fm_st_slot(f, f->fm_st, FM_ST_D + 2 * (2 * q + h) + k);
+                LLVMValueRef x = LLVMBuildFAdd(
+                    b, LLVMBuildLoad2(b, f->g->v_f64, dp, ""), fm_half(f, v, h),
+                    "");
+                for (int a = 0; a < f->ps->n_accs; a++) {
+                    LLVMValueRef *s = acc_slot(f, a, (2 * q + h) % f->U, 2 + k);
+                    st(f, LLVMBuildFAdd(b, ld(f, *s), x, ""), *s);
+                }
+            }
+        }
+    }
+}
+
 /* Entry: broadcast uses, load store pointers, var shifts from the first
  * (masked) vector of the chunk. */
 static void emit_entry(struct pf *f)
@@ -1197,6 +1584,9 @@ static void emit_entry(struct pf *f)
         alc_cg_splat(g, LLVMBuildSIToFP(g->b, f->arg[A_COLS], g->t_f64, ""));
     lf_setup(f);
     init_accs(f);
+    if (f->fm) {
+        fm_setup(f);
+    }
     int k = 0;
     for (int a = 0; a < f->ps->n_accs; a++) {
         if (f->ps->accs[a].kind == ALC_ACC_STORE) {
@@ -1218,6 +1608,10 @@ static void emit_entry(struct pf *f)
     for (int a = 0; a < f->ps->n_accs; a++) {
         if (f->ps->accs[a].kind == ALC_ACC_VAR) {
             f->K[a] = f->val[f->ps->accs[a].node];
+            if (f->fm) { /* the float path's shift, for every step */
+                f->K[a] = alc_cg_select(g, alc_cg_splat(g, f->fm_on),
+                                        alc_cg_splat(g, f->fm_k), f->K[a]);
+            }
         }
     }
 }
@@ -1236,6 +1630,9 @@ static void emit_exit(struct pf *f)
 {
     struct alc_cg *g = f->g;
     int64_t pos = 0;
+    if (f->fm) {
+        fm_finish(f);
+    }
     LLVMValueRef steps = full_steps(f);
     for (int a = 0; a < f->ps->n_accs; a++) {
         const struct alc_plan_acc *acc = &f->ps->accs[a];
@@ -1411,21 +1808,13 @@ static void block_t(struct pf *f, LLVMValueRef *wv, LLVMValueRef *bits,
     }
 }
 
-static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
+/* The 64 weights at rowoff + c as two <32 x i16>. */
+static void block_load(struct pf *f, LLVMValueRef rowoff, LLVMValueRef c,
+                       LLVMValueRef *wv)
 {
     struct alc_cg *g = f->g;
     LLVMBuilderRef b = g->b;
-    LLVMBasicBlockRef head = bb(f, "blk.head"), body = bb(f, "blk");
-    LLVMBasicBlockRef next = bb(f, "blk.end");
     LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
-    LLVMValueRef bits[8], wv[2], t[8];
-    LLVMBuildBr(b, head);
-    LLVMPositionBuilderAtEnd(b, head);
-    LLVMValueRef c = ldi(f, f->c_var);
-    LLVMValueRef end = LLVMBuildAdd(b, c, i64c(f, 64), "");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLE, end, f->arg[A_COLS], ""),
-                    body, next);
-    LLVMPositionBuilderAtEnd(b, body);
     LLVMValueRef off = LLVMBuildAdd(b, rowoff, c, "");
     for (int h = 0; h < 2; h++) {
         LLVMValueRef idx = LLVMBuildAdd(b, off, i64c(f, 32 * h), "");
@@ -1433,6 +1822,15 @@ static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
         wv[h] = LLVMBuildLoad2(b, w32, p, "");
         LLVMSetAlignment(wv[h], 2);
     }
+}
+
+/* The block's 8 positions in double, T by block_t. */
+static void block_steps(struct pf *f, LLVMValueRef rowoff, LLVMValueRef c,
+                        LLVMValueRef *wv)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef bits[8], t[8];
     for (int j = 0; j < 8; j++) {
         bits[j] = alc_cg_logw_words(g, wv[0], wv[1], j);
     }
@@ -1446,8 +1844,67 @@ static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
         emit_step(f, LLVMBuildAdd(b, rowoff, cj, ""), cj, NULL, j % f->U);
     }
     f->in_bits = f->in_t = NULL;
+}
+
+static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMBasicBlockRef head = bb(f, "blk.head"), body = bb(f, "blk");
+    LLVMBasicBlockRef next = bb(f, "blk.end");
+    LLVMValueRef wv[2];
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, head);
+    LLVMValueRef c = ldi(f, f->c_var);
+    LLVMValueRef end = LLVMBuildAdd(b, c, i64c(f, 64), "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLE, end, f->arg[A_COLS], ""),
+                    body, next);
+    LLVMPositionBuilderAtEnd(b, body);
+    block_load(f, rowoff, c, wv);
+    block_steps(f, rowoff, c, wv);
     LLVMBuildStore(b, end, f->c_var);
     LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, next);
+}
+
+/*
+ * The float path (section "Moments in float"), before the block loop:
+ *   if (fm_on) {
+ *       ns = fm(row); c = cols - cols % 64;
+ *       for (k < ns) the block loop's steps at slow[k] }
+ */
+static void emit_fm_loop(struct pf *f, LLVMValueRef rowoff)
+{
+    struct alc_cg *g = f->g;
+    LLVMBuilderRef b = g->b;
+    LLVMBasicBlockRef call = bb(f, "fm"), rhead = bb(f, "fm.redo.head");
+    LLVMBasicBlockRef rbody = bb(f, "fm.redo"), next = bb(f, "fm.end");
+    LLVMValueRef wv[2];
+    LLVMBuildCondBr(b, f->fm_on, call, next);
+    LLVMPositionBuilderAtEnd(b, call);
+    LLVMValueRef wrow = LLVMBuildGEP2(b, g->t_i16, f->arg[A_W], &rowoff, 1, "");
+    LLVMValueRef args[6] = {wrow,      f->arg[A_COLS], f->fm_c,
+                            f->fm_magic, f->fm_slow,   f->fm_st};
+    LLVMValueRef ns = LLVMBuildCall2(b, LLVMGlobalGetValueType(f->fm_fn),
+                                     f->fm_fn, args, 6, "");
+    LLVMBuildStore(b, ns, f->fm_ns);
+    LLVMValueRef cend = LLVMBuildSub(
+        b, f->arg[A_COLS], LLVMBuildSRem(b, f->arg[A_COLS], i64c(f, 64), ""),
+        "");
+    LLVMBuildStore(b, cend, f->c_var);
+    LLVMBuildStore(b, i64c(f, 0), f->fm_k_redo);
+    LLVMBuildBr(b, rhead);
+    LLVMPositionBuilderAtEnd(b, rhead);
+    LLVMValueRef k = ldi(f, f->fm_k_redo);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, k, ldi(f, f->fm_ns), ""),
+                    rbody, next);
+    LLVMPositionBuilderAtEnd(b, rbody);
+    LLVMValueRef pc = LLVMBuildGEP2(b, g->t_i64, f->fm_slow, &k, 1, "");
+    LLVMValueRef cs = LLVMBuildLoad2(b, g->t_i64, pc, "");
+    block_load(f, rowoff, cs, wv);
+    block_steps(f, rowoff, cs, wv);
+    LLVMBuildStore(b, LLVMBuildAdd(b, k, i64c(f, 1), ""), f->fm_k_redo);
+    LLVMBuildBr(b, rhead);
     LLVMPositionBuilderAtEnd(b, next);
 }
 
@@ -1469,6 +1926,9 @@ static void emit_loops(struct pf *f)
     LLVMPositionBuilderAtEnd(g->b, row_body);
     LLVMValueRef rowoff = LLVMBuildMul(g->b, r, f->arg[A_COLS], "");
     LLVMBuildStore(g->b, i64c(f, 0), f->c_var);
+    if (f->fm) {
+        emit_fm_loop(f, rowoff);
+    }
     if (f->planes) {
         emit_block_loop(f, rowoff);
     }
@@ -1521,6 +1981,11 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
     f.lfk = calloc(2 * nn, sizeof *f.lfk);
     if (!f.use || !f.val || !f.truth || !f.acc || !f.K || !f.sptr || !f.lfk) {
         goto done;
+    }
+    if (dt == ALC_DT_BF16 && fm_enabled(g->opts) && fm_pass_kinds(ir, ps)) {
+        char fname[160];
+        snprintf(fname, sizeof fname, "%s_fm", name);
+        f.fm_fn = fm_row_fn(g, fname);
     }
     f.fn = declare_pass_fn(g, name);
     for (int i = 0; i < A_N; i++) {

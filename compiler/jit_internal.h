@@ -91,6 +91,33 @@ LLVMValueRef alc_cg_logw_words(struct alc_cg *g, LLVMValueRef w0,
 /* The BF16 table's value for a normal magnitude v (exponent 1..254). */
 double alc_jit_logw_bf16_formula(unsigned v);
 
+/* Moments in float (jit_codegen.c's "Moments in float"). */
+/* i1: all 64 BF16 weights w0:w1 are normal (neither 0, subnormal, inf
+ * nor NaN). */
+LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
+                                LLVMValueRef w1);
+/* t[o] (<16 x float>, o < 4) = fl32 of the BF16 table's log(m) term of
+ * elements 16 o .. 16 o + 15 of w0:w1, read in registers (VBMI). */
+void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
+                            LLVMValueRef *t);
+/* e - e0 of elements 16 o .. 16 o + 15 as <16 x float> (exact), e the
+ * table's exponent; magic = splat float 2^23 + 127 + e0. */
+LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
+                                  LLVMValueRef w1, int o, LLVMValueRef magic);
+/* fl32(ln 2), the float path's ln 2. */
+float alc_jit_fm_ln2f(void);
+/* Weights read for K and e0: the first this many of a matrix. */
+#define ALC_FM_SAMPLE 4096
+/* Header doubles after lact's 2 cols: flag, K, e0, 0; then cols floats. */
+#define ALC_FM_HDR 4
+/* Host side of one BF16 matrix (n weights w, per-column log|act| la, act):
+ * hdr[0] = 1 when the float path may run (every la finite; and act > 0
+ * when need_pos), hdr[1] = the shift K, hdr[2] = e0; c[j] the float
+ * column terms fl32(la[j] - Kc - delta). */
+void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
+                        const double *act, int64_t cols, int need_pos,
+                        double *hdr, float *c);
+
 /* ---- jit_codegen.c ---- */
 
 /* Adds the pass functions <prefix>p<k>_<dtype> of plan to g->mod. */
@@ -101,6 +128,9 @@ int alc_cg_plan(struct alc_cg *g, const struct alc_ir *ir,
  * functions) some pass of plan reads under opts: ALC_CG_LACT_* bits. */
 #define ALC_CG_LACT_ABS 1    /* log|act_j|, lact[j] */
 #define ALC_CG_LACT_SIGNED 2 /* log(act_j), lact[cols + j] */
+#define ALC_CG_LACT_FM 4     /* BF16 moments in float: ALC_FM_HDR doubles
+                                at lact[2 cols], then cols floats */
+#define ALC_CG_LACT_FM_POS 8 /* ... which need act > 0 (log(wanda)) */
 int alc_cg_reads_lact(const struct alc_ir *ir, const struct alc_plan *plan,
                       const struct alc_jit_opts *opts);
 /* Adds <prefix><name> wrappers y = f(x) over arrays for each vector math

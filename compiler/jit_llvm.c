@@ -828,12 +828,22 @@ static void fill_act(void *ctx, int64_t task, int worker)
     for (int64_t c = 0; c < mv->cols; c++) {
         a[c] = (double)mv->act[c];
     }
+    int fm = x->j->reads_lact & ALC_CG_LACT_FM;
     for (int64_t c = 0; l != NULL && c < mv->cols; c++) {
-        if (x->j->reads_lact & ALC_CG_LACT_ABS) {
+        if (x->j->reads_lact & ALC_CG_LACT_ABS || fm) {
             l[c] = lg(fabs(a[c]));
         }
         if (x->j->reads_lact & ALC_CG_LACT_SIGNED) {
             l[mv->cols + c] = lg(a[c]);
+        }
+    }
+    if (l != NULL && fm) {
+        double *hdr = l + 2 * mv->cols;
+        memset(hdr, 0, ALC_FM_HDR * sizeof *hdr);
+        if (mv->dtype == ALC_DT_BF16 && mv->w != NULL) {
+            alc_jit_fm_prepare(mv->w, mv->rows * mv->cols, l, a, mv->cols,
+                               (x->j->reads_lact & ALC_CG_LACT_FM_POS) != 0,
+                               hdr, (float *)(hdr + ALC_FM_HDR));
         }
     }
 }
@@ -860,11 +870,13 @@ static int widen_act(struct pass_run *x, struct alc_diag *d)
     }
     /* per column: act as double (8 bytes) and its two logs (16); each
      * array 64-byte aligned, all in one block (see scratch_take) */
-    size_t per_col = 8 + (x->j->reads_lact ? 16 : 0), bytes = 64;
+    /* (and with the float moments: a header and the float column terms) */
+    size_t per_col = 8 + (x->j->reads_lact ? 20 : 0), bytes = 64;
     for (int u = 0; u < x->units->n_units && need_act; u++) {
         const struct alc_unit_view *uv = &x->units->units[u];
         for (int m = 0; m < uv->n_mats; m++) {
-            bytes += (size_t)uv->mats[m].cols * per_col + 2 * 64;
+            bytes += (size_t)uv->mats[m].cols * per_col + 2 * 64 +
+                     ALC_FM_HDR * 8;
         }
     }
     x->scratch = scratch_take(bytes, &x->scratch_cap);
@@ -881,7 +893,7 @@ static int widen_act(struct pass_run *x, struct alc_diag *d)
             p = (p + cols * 8 + 63) & ~(uintptr_t)63;
             if (x->j->reads_lact) {
                 x->lact[am] = (double *)p;
-                p = (p + cols * 16 + 63) & ~(uintptr_t)63;
+                p = (p + cols * 20 + ALC_FM_HDR * 8 + 63) & ~(uintptr_t)63;
             }
         }
     }

@@ -69,6 +69,7 @@ static double from_bits(uint64_t u)
 /* ---- Host tables ---- */
 
 static double tm_bf16[128];    /* log(m) for the 128 BF16 mantissas */
+static float tm_f32[128];      /* the same, rounded to float (moments) */
 static double tab_f16[32768];  /* log|w| by the 15 magnitude bits */
 static double tab_bf16[32768]; /* likewise, BF16 (formula, see above) */
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
@@ -94,6 +95,7 @@ static void tables_init(void)
     for (int m = 0; m < 128; m++) {
         double x = 1.0 + m / 128.0;
         tm_bf16[m] = lg(m >= SPLIT_M ? x / 2.0 : x);
+        tm_f32[m] = (float)tm_bf16[m];
     }
     for (unsigned v = 0; v < 32768; v++) {
         unsigned e = v >> 7;
@@ -348,4 +350,135 @@ LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
     LLVMValueRef any = LLVMBuildOr(b, z[0], z[1], "");
     LLVMValueRef bits = LLVMBuildBitCast(b, any, g->t_i32, "");
     return LLVMBuildICmp(b, LLVMIntNE, bits, LLVMConstInt(g->t_i32, 0, 0), "");
+}
+
+/* ---- Moments in float (jit_codegen.c's "Moments in float") ---- */
+
+/* fl32(ln 2): e ln2f is exact in a float fma's product for |e| < 2^8 */
+#define LN2F_BITS 0x3f317218u
+
+float alc_jit_fm_ln2f(void)
+{
+    uint32_t u = LN2F_BITS;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* The byte index of step 1 for four planes: the two unpack levels leave
+ * byte q = 16 l + 8 s1 + 4 s2 + k (k < 4) of the planes in dword 4 l + k
+ * of output 2 s1 + s2, which must hold element 16 (2 s1 + s2) + 4 l + k. */
+static void step1_index_f32(uint8_t *ix)
+{
+    for (int q = 0; q < 64; q++) {
+        int l = q / 16, r = q % 16;
+        int s1 = r / 8, s2 = (r / 4) % 2, k = r % 4;
+        ix[q] = (uint8_t)(2 * (16 * (2 * s1 + s2) + 4 * l + k));
+    }
+}
+
+void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
+                            LLVMValueRef *t)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(g->ctx);
+    LLVMTypeRef b64 = LLVMVectorType(i8, 64);
+    LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
+    LLVMTypeRef f16v = LLVMVectorType(g->t_f32, 16);
+    uint8_t ix[64], pl[2][64];
+    pthread_once(&tab_once, tables_init);
+    step1_index_f32(ix);
+    LLVMValueRef lo =
+        permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
+    LLVMValueRef P[4], W[2][2];
+    for (int p = 0; p < 4; p++) {
+        for (int i = 0; i < 128; i++) {
+            uint32_t u;
+            memcpy(&u, &tm_f32[i], sizeof u);
+            pl[i / 64][i % 64] = (uint8_t)(u >> (8 * p));
+        }
+        P[p] = permi2b(g, const_bytes(g, pl[0]), lo, const_bytes(g, pl[1]));
+    }
+    for (int h = 0; h < 2; h++) { /* plane pairs (0 1), (2 3) */
+        for (int s1 = 0; s1 < 2; s1++) {
+            W[h][s1] = cast(g, unpack(g, P[2 * h], P[2 * h + 1], 64, s1), w32);
+        }
+    }
+    for (int s1 = 0; s1 < 2; s1++) {
+        for (int s2 = 0; s2 < 2; s2++) {
+            LLVMValueRef v = unpack(g, W[0][s1], W[1][s1], 32, s2);
+            t[2 * s1 + s2] = cast(g, v, f16v);
+        }
+    }
+}
+
+LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
+                                  LLVMValueRef w1, int o, LLVMValueRef magic)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef v = LLVMBuildAnd(b, o < 2 ? w0 : w1, splat16(g, 32, 0x7fff), "");
+    v = LLVMBuildAdd(b, v, splat16(g, 32, 128 - SPLIT_M), "");
+    v = LLVMBuildLShr(b, v, splat16(g, 32, 7), "");
+    LLVMValueRef idx[32];
+    for (int i = 0; i < 32; i++) {
+        idx[i] = LLVMConstInt(g->t_i16,
+                              i % 2 ? 32u : (unsigned)(16 * (o % 2) + i / 2), 0);
+    }
+    LLVMValueRef args[3] = {v, LLVMConstVector(idx, 32),
+                            splat16(g, 32, 0x4b00)};
+    LLVMValueRef e = alc_cg_intrinsic(g, "llvm.x86.avx512.vpermi2var.hi.512",
+                                      NULL, 0, args, 3);
+    return LLVMBuildFSub(b, cast(g, e, LLVMVectorType(g->t_f32, 16)), magic,
+                         "");
+}
+
+LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
+                                LLVMValueRef w1)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef w[2] = {w0, w1}, all = NULL;
+    for (int h = 0; h < 2; h++) { /* 0x80 <= |w| <= 0x7f7f */
+        LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
+        t = LLVMBuildSub(b, t, splat16(g, 32, 0x80), "");
+        LLVMValueRef ok =
+            LLVMBuildICmp(b, LLVMIntULT, t, splat16(g, 32, 0x7f00), "");
+        all = all == NULL ? ok : LLVMBuildAnd(b, all, ok, "");
+    }
+    LLVMValueRef bits = LLVMBuildBitCast(b, all, g->t_i32, "");
+    return LLVMBuildICmp(b, LLVMIntEQ, bits,
+                         LLVMConstInt(g->t_i32, 0xffffffffu, 0), "");
+}
+
+void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
+                        const double *act, int64_t cols, int need_pos,
+                        double *hdr, float *c)
+{
+    const double *tab = alc_jit_logw_table(ALC_DT_BF16);
+    int ok = 1;
+    double kc = 0.0, sw = 0.0;
+    for (int64_t j = 0; j < cols; j++) {
+        ok &= isfinite(la[j]) && (!need_pos || act[j] > 0.0);
+        kc += la[j];
+    }
+    kc = cols > 0 ? kc / (double)cols : 0.0;
+    /* the first weights, not a spread sample: one page walk per sample
+     * cost as much as the pass itself (measured) */
+    int64_t k = 0;
+    for (int64_t i = 0; i < n && i < ALC_FM_SAMPLE; i++) {
+        unsigned v = w[i] & 0x7fffu;
+        if (v >= 0x80 && v <= 0x7f7f) {
+            sw += tab[v];
+            k++;
+        }
+    }
+    double mw = k > 0 ? sw / (double)k : 0.0;
+    double ln2f = (double)alc_jit_fm_ln2f();
+    double e0 = nearbyint(mw / ln2f);
+    double delta = mw - e0 * ln2f;
+    hdr[0] = ok ? 1.0 : 0.0;
+    hdr[1] = e0 * ln2f + kc + delta;
+    hdr[2] = e0;
+    hdr[3] = 0.0;
+    for (int64_t j = 0; j < cols; j++) {
+        c[j] = ok ? (float)(la[j] - kc - delta) : 0.0f;
+    }
 }

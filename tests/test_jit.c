@@ -181,11 +181,11 @@ static void compare_nodes(const struct alc_ir *ir, const double *got,
     }
 }
 
-/* Runs ir with the JIT and the reference over U; node values agree. */
-static void check_program(struct alc_ir *ir, const struct alc_units *U,
-                          double tol, int libm)
+/* Runs ir with the JIT (options o) and the reference over U; node values
+ * agree. */
+static void check_program_opts(struct alc_ir *ir, const struct alc_units *U,
+                               double tol, struct alc_jit_opts o)
 {
-    struct alc_jit_opts o = {.libm = libm};
     struct alc_jit *j = compile_or_fail(ir, &o);
     const struct alc_ir *c = alc_jit_ir(j);
     int L = U->n_units;
@@ -204,6 +204,12 @@ static void check_program(struct alc_ir *ir, const struct alc_units *U,
     free(got);
     free(want);
     alc_jit_free(j);
+}
+
+static void check_program(struct alc_ir *ir, const struct alc_units *U,
+                          double tol, int libm)
+{
+    check_program_opts(ir, U, tol, (struct alc_jit_opts){.libm = libm});
 }
 
 /* Every reduction of several element expressions on finite data over
@@ -263,12 +269,137 @@ static void test_jit_owl_dsa_vs_ref(void **state)
         alc_ir_free(&ir);
         alc_ir_init(&ir);
         irb_dsa(&ir);
-        /* var of logs: a few ulps per log, averaged: 1e-12 relative */
-        check_program(&ir, &f.units, 1e-12, 0);
+        /* var of logs: a few ulps per log, averaged: 1e-12 relative;
+         * the default's moments in float (BF16): 1e-6 */
+        struct alc_jit_opts ex = {.logw = ALC_JIT_LOGW_EXACT};
+        check_program_opts(&ir, &f.units, 1e-12, ex);
+        check_program(&ir, &f.units, dt == ALC_DT_BF16 ? 1e-6 : 1e-12, 0);
         check_program(&ir, &f.units, 1e-12, 1);
         alc_ir_free(&ir);
         fx_units_free(&f);
     }
+}
+
+/* ---- Moments in float (jit_codegen.c) ---- */
+
+/* var(log|where(wanda == 0, 1, wanda)|) (DSA), std(log(where(0 !=
+ * wanda, wanda, 1))) and var(log|where(-wanda == 0, 1, -wanda)|) as the
+ * score, each a
+ * single reduction. */
+static int fm_program(struct alc_ir *ir, int which)
+{
+    int w = IN(ir, ALC_IN_WANDA), red = -1;
+    if (which == 0) {
+        int x = OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_EQ, w, K(ir, 0.0)),
+                    K(ir, 1.0), w);
+        red = OP1(ir, ALC_OP_VAR, OP1(ir, ALC_OP_LOG, OP1(ir, ALC_OP_ABS, x)));
+    } else if (which == 1) {
+        int x = OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_NE, K(ir, 0.0), w), w,
+                    K(ir, 1.0));
+        red = OP1(ir, ALC_OP_STD, OP1(ir, ALC_OP_LOG, x));
+    } else {
+        int n = OP1(ir, ALC_OP_NEG, w);
+        int x = OP3(ir, ALC_OP_WHERE, OP2(ir, ALC_OP_EQ, n, K(ir, 0.0)),
+                    K(ir, 1.0), n);
+        red = OP1(ir, ALC_OP_VAR, OP1(ir, ALC_OP_LOG, OP1(ir, ALC_OP_ABS, x)));
+    }
+    ir->score = red;
+    ir->sparsity = OP2(ir, ALC_OP_ADD, IN(ir, ALC_IN_S),
+                       OP2(ir, ALC_OP_MUL, K(ir, 1e-3), red));
+    return red;
+}
+
+/*
+ * The default (ALC_JIT_LOGW_AUTO) reduces these in float over BF16
+ * blocks of normal weights: within 1e-6 relative of the interpreter, the
+ * same bits with 1 and 2 threads, different bits from ALC_JIT_LOGW_EXACT
+ * (the path ran), and exactly EXACT's bits on a unit where the host turns
+ * it off (a zero act column; for log(wanda) also a negative act).
+ */
+static void test_jit_fm_moments(void **state)
+{
+    struct alc_rng r;
+    struct fx_units f;
+    alc_rng_seed(&r, 11);
+    fx_units_make(&f, &r, 6, 3, 40, 900, ALC_DT_BF16, 0.0);
+    for (int m = 0; m < f.n_mats; m++) {
+        const struct alc_mat_view *mv = &f.mv[m];
+        uint16_t *h = f.w[m];
+        for (int64_t i = 0; i < mv->rows * mv->cols; i++) {
+            if (alc_rng_double(&r) < 0.002) {
+                h[i] = 0; /* blocks with zeros take the double path */
+            }
+        }
+    }
+    for (int m = 0; m < 3; m++) {
+        f.act[m][f.mv[m].cols / 2] = 0.0f; /* unit 0: off */
+    }
+    f.act[3][0] = -1.0f; /* unit 1: off for log(wanda) only */
+    double worst = 0.0;
+    for (int which = 0; which < 3; which++) {
+        struct alc_ir ir;
+        alc_ir_init(&ir);
+        fm_program(&ir, which);
+        struct alc_jit_opts ex = {.logw = ALC_JIT_LOGW_EXACT};
+        struct alc_jit *ja = compile_or_fail(&ir, NULL);
+        struct alc_jit *je = compile_or_fail(&ir, &ex);
+        const struct alc_ir *c = alc_jit_ir(ja);
+        int L = f.units.n_units, N = c->n_nodes, red = -1;
+        for (int i = 0; i < N; i++) {
+            if (c->nodes[i].op == ALC_OP_VAR || c->nodes[i].op == ALC_OP_STD) {
+                red = i;
+            }
+        }
+        assert_true(red >= 0);
+        double *a2 = calloc((size_t)(N * L), sizeof(double));
+        double *a1 = calloc((size_t)(N * L), sizeof(double));
+        double *e2 = calloc((size_t)(N * L), sizeof(double));
+        double *want = calloc((size_t)(N * L), sizeof(double));
+        double *sp = calloc((size_t)L, sizeof(double));
+        eval_or_fail(ja, &f.units, 2, sp, a2);
+        eval_or_fail(ja, &f.units, 1, sp, a1);
+        eval_or_fail(je, &f.units, 2, sp, e2);
+        fx_interp_eval(c, &f.units, 0.5, NULL, sp, want);
+        assert_memory_equal(a1, a2, (size_t)(N * L) * sizeof(double));
+        int differ = 0;
+        for (int u = 0; u < L; u++) {
+            double g = a2[(size_t)red * L + u], x = e2[(size_t)red * L + u];
+            double w = want[(size_t)red * L + u];
+            double rel = isnan(g) && isnan(w) ? 0.0 : fabs(g - w) / fabs(w);
+            worst = rel > worst ? rel : worst;
+            if (!(rel <= 1e-6)) {
+                fail_msg("program %d unit %d: jit %.17g ref %.17g", which, u, g,
+                         w);
+            }
+            differ += !same_bits(g, x);
+            if (u == 0 || (u == 1 && which == 1)) {
+                assert_true(same_bits(g, x)); /* the path was off */
+            }
+        }
+        if (differ == 0) {
+            fail_msg("program %d: the float path did not run", which);
+        }
+        for (int un = 1; un <= 4; un++) { /* copies; 3: no float path */
+            struct alc_jit_opts uo = {.unroll = un};
+            struct alc_jit *ju = compile_or_fail(&ir, &uo);
+            eval_or_fail(ju, &f.units, 2, sp, e2);
+            for (int u = 0; u < L; u++) {
+                assert_close(e2[(size_t)red * L + u], want[(size_t)red * L + u],
+                             1e-6);
+            }
+            alc_jit_free(ju);
+        }
+        alc_jit_free(ja);
+        alc_jit_free(je);
+        alc_ir_free(&ir);
+        free(a2);
+        free(a1);
+        free(e2);
+        free(want);
+        free(sp);
+    }
+    print_message("moments in float: worst relative difference %.2g\n", worst);
+    fx_units_free(&f);
 }
 
 /* ---- Dtypes ---- */
@@ -1144,6 +1275,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_jit_map_ops_exact),
         cmocka_unit_test(test_jit_reductions_vs_ref),
         cmocka_unit_test(test_jit_owl_dsa_vs_ref),
+        cmocka_unit_test(test_jit_fm_moments),
         cmocka_unit_test(test_jit_dtype_conversions),
         cmocka_unit_test(test_jit_specials_mixed_dtypes),
         cmocka_unit_test(test_jit_threads_bit_identical),

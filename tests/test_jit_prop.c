@@ -104,7 +104,9 @@ struct pcase {
     struct alc_ir ir;     /* lowered */
     struct alc_jit *jit;  /* vector mode */
     struct alc_jit *gjit; /* ALC_JIT_LOGW_GATHER, or NULL: must give the
-                             same bits as jit */
+                             same bits as ejit */
+    struct alc_jit *ejit; /* ALC_JIT_LOGW_EXACT (jit without the float
+                             moments), with gjit */
     struct fx_units units;
     uint64_t seed;
     double S;
@@ -458,6 +460,7 @@ static enum klass run_case(struct pcase *c)
         fail_msg("%s: 1 and 2 threads differ\n%s", c->name, c->src);
     }
     if (c->gjit != NULL) {
+        jit_run(c, c->ejit, 2, NULL, e.sp, e.nodes);
         jit_run(c, c->gjit, 2, NULL, e.sp2, e.nodes2);
         if (memcmp(e.nodes, e.nodes2, (size_t)e.N * L * sizeof(double)) != 0) {
             fail_msg("%s: gathers and registers differ\n%s", c->name, c->src);
@@ -492,6 +495,7 @@ static void case_free(struct pcase *c)
 {
     alc_jit_free(c->jit);
     alc_jit_free(c->gjit);
+    alc_jit_free(c->ejit);
     alc_ir_free(&c->ir);
     fx_units_free(&c->units);
     free(c->params);
@@ -518,19 +522,19 @@ static void case_load(struct pcase *c, const char *name, const char *src)
 }
 
 /* Compiles cases c[0 .. n) in one module, then runs them; gather: also
- * with ALC_JIT_LOGW_GATHER, compared bit for bit. */
+ * with ALC_JIT_LOGW_GATHER and _EXACT, compared bit for bit. */
 static void run_batch(struct pcase *c, int n, int dtype, int unroll, int gather,
                       struct stats *st)
 {
     const struct alc_ir *irs[BATCH];
-    struct alc_jit *js[BATCH], *gs[BATCH];
+    struct alc_jit *js[BATCH], *gs[BATCH], *es[BATCH];
     struct alc_diag d;
     struct alc_jit_opts o = {.unroll = unroll, .chunk = 64};
     o.dtypes = dtype < 0 ? 0 : 1u << dtype;
     alc_diag_init(&d);
     for (int i = 0; i < n; i++) {
         irs[i] = &c[i].ir;
-        gs[i] = NULL;
+        gs[i] = es[i] = NULL;
     }
     if (alc_jit_compile_batch(irs, n, &o, js, &d) != 0) {
         fail_msg("batch compile: %s", alc_diag_text(&d));
@@ -539,9 +543,14 @@ static void run_batch(struct pcase *c, int n, int dtype, int unroll, int gather,
     if (gather && alc_jit_compile_batch(irs, n, &o, gs, &d) != 0) {
         fail_msg("batch compile: %s", alc_diag_text(&d));
     }
+    o.logw = ALC_JIT_LOGW_EXACT;
+    if (gather && alc_jit_compile_batch(irs, n, &o, es, &d) != 0) {
+        fail_msg("batch compile: %s", alc_diag_text(&d));
+    }
     for (int i = 0; i < n; i++) {
         c[i].jit = js[i];
         c[i].gjit = gs[i];
+        c[i].ejit = es[i];
         case_units(&c[i], dtype);
         enum klass k = run_case(&c[i]);
         if (k > K_PASS_ALLOW && (st->verbose || getenv("ALC_PROP_VERBOSE"))) {
