@@ -236,6 +236,9 @@ struct pf {
                                  left to the double path */
     LLVMValueRef fm_ns;       /* alloca i64: how many */
     LLVMValueRef fm_k_redo;   /* alloca i64: the redo loop's index */
+    LLVMValueRef fm_cstart;   /* i64: where rows start after the float path */
+    double fm_z0;             /* log form's value on zero weights, or NaN */
+    LLVMValueRef fm_dz;       /* float z0 - K */
 };
 
 static LLVMValueRef *acc_slot(struct pf *f, int a, int u, int s)
@@ -749,6 +752,67 @@ static int fm_pass_kinds(const struct alc_ir *ir, const struct alc_plan_pass *ps
         kinds |= k;
     }
     return kinds;
+}
+
+/* The value of log(x) (absf: log|x|) on an element whose weight is +-0,
+ * when it is the log of a constant (where(wanda == 0, k, ...)): 1 and *z;
+ * else 0 (no where: -inf, and the var is NaN anyway). */
+static int fm_zero_value(const struct alc_ir *ir, int x, int absf, int depth,
+                         double *z)
+{
+    const struct alc_ir_node *n = &ir->nodes[x];
+    double (*lg)(double) = alc_op_table[ALC_OP_LOG].map1;
+    if (depth > LF_DEPTH) {
+        return 0;
+    }
+    if (n->op == ALC_OP_CONST) {
+        *z = lg(absf ? fabs(n->u.k) : n->u.k);
+        return isfinite(*z);
+    }
+    if (n->level != ALC_LV_ELEM) {
+        return 0;
+    }
+    switch (n->op) {
+    case ALC_OP_ABS:
+        return fm_zero_value(ir, n->arg[0], 1, depth + 1, z);
+    case ALC_OP_NEG:
+        return absf && fm_zero_value(ir, n->arg[0], 1, depth + 1, z);
+    case ALC_OP_WHERE: {
+        int t = fm_zero_test(ir, n->arg[0]);
+        return t >= 0 && fm_zero_value(ir, n->arg[t ? 1 : 2], absf, depth + 1, z);
+    }
+    default:
+        return 0;
+    }
+}
+
+/* The value every accumulator of pass ps reads on zero weights (see
+ * fm_zero_value), or NaN when they have none in common. */
+static double fm_pass_zero(const struct alc_ir *ir, const struct alc_plan_pass *ps)
+{
+    double z0 = NAN;
+    for (int a = 0; a < ps->n_accs; a++) {
+        const struct alc_plan_acc *acc = &ps->accs[a];
+        const struct alc_ir_node *n = &ir->nodes[acc->node];
+        int x = acc->fn == ALC_AF_LOG ? acc->node : n->arg[0];
+        double z;
+        if (!fm_zero_value(ir, x, 0, 0, &z) || (a > 0 && z != z0)) {
+            return NAN;
+        }
+        z0 = z;
+    }
+    return z0;
+}
+
+double alc_cg_fm_zero(const struct alc_ir *ir, const struct alc_plan *plan,
+                      const struct alc_jit_opts *opts)
+{
+    for (int k = 0; k < plan->n_passes && fm_enabled(opts); k++) {
+        if (fm_pass_kinds(ir, &plan->passes[k])) {
+            return fm_pass_zero(ir, &plan->passes[k]);
+        }
+    }
+    return NAN;
 }
 
 int alc_cg_reads_lact(const struct alc_ir *ir, const struct alc_plan *plan,
@@ -1306,9 +1370,11 @@ static void init_accs(struct pf *f)
 
 /*
  * The float loop is a function of its own, <pass fn>_fm, called once per
- * row: i64 fm(w_row, cols, cterm, magic, slow, st) sums the row's blocks
- * of all-normal weights into st and lists the others in slow (returns
- * how many); the pass function then runs those by the double path. In one
+ * chunk: i64 fm(w, cols, cterm, magic, slow, st, nrows) sums the blocks
+ * of all-normal weights into st and lists the others in slow as (row
+ * offset, column) pairs (returns how many); the pass function then runs
+ * those by the double path, and each row's columns past its last block.
+ * In one
  * function with the double loops, the register allocator kept the double
  * accumulators in registers and spilled the float sums (every update a
  * load and a store: slower than the double path; measured).
@@ -1347,6 +1413,15 @@ static LLVMValueRef fm_half(struct pf *f, LLVMValueRef v, int h)
     return LLVMBuildFPExt(g->b, v8, g->v_f64, "");
 }
 
+static LLVMValueRef fm_splat16(struct pf *f, unsigned x)
+{
+    LLVMValueRef e[32];
+    for (int i = 0; i < 32; i++) {
+        e[i] = LLVMConstInt(f->g->t_i16, x, 0);
+    }
+    return LLVMConstVector(e, 32);
+}
+
 static LLVMValueRef fm_fma(struct pf *f, LLVMValueRef a, LLVMValueRef b,
                            LLVMValueRef c)
 {
@@ -1357,7 +1432,8 @@ static LLVMValueRef fm_fma(struct pf *f, LLVMValueRef a, LLVMValueRef b,
 
 /* One block of 64 normal weights wv[0..1] at columns c .. c + 63 into
  * the float sums fm_s (row function). */
-static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c)
+static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c,
+                     LLVMValueRef dz)
 {
     struct alc_cg *g = f->g;
     LLVMBuilderRef b = g->b;
@@ -1376,6 +1452,17 @@ static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c)
         LLVMValueRef cl = LLVMBuildLoad2(b, fm_vt(f), p, "");
         LLVMSetAlignment(cl, 4);
         LLVMValueRef d = fm_fma(f, e, ln2, LLVMBuildFAdd(b, t[o], cl, ""));
+        if (dz != NULL) { /* zero weights: d = z0 - K */
+            LLVMValueRef a = LLVMBuildAnd(b, wv[o / 2], fm_splat16(f, 0x7fff), "");
+            LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, a, fm_splat16(f, 0), "");
+            LLVMValueRef m[16];
+            for (int i = 0; i < 16; i++) {
+                m[i] = LLVMConstInt(g->t_i32, (unsigned)(16 * (o % 2) + i), 0);
+            }
+            z = LLVMBuildShuffleVector(b, z, LLVMGetPoison(LLVMTypeOf(z)),
+                                       LLVMConstVector(m, 16), "");
+            d = LLVMBuildSelect(b, z, dz, d, "");
+        }
         LLVMValueRef s1 = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q], "");
         LLVMValueRef s2 = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q + 1], "");
         LLVMBuildStore(b, LLVMBuildFAdd(b, s1, d, ""), f->fm_s[2 * q]);
@@ -1403,20 +1490,20 @@ static void fm_flush(struct pf *f, LLVMValueRef st)
 }
 
 /*
- *   i64 fm(w, cols, cterm, magic, slow, st):
+ *   i64 fm(w, cols, cterm, magic, slow, st, nrows):
  *     sums and count from st; ns = 0
- *     for (c = 0; c + 64 <= cols; c += 64)
+ *     for (r < nrows) for (c = 0; c + 64 <= cols; c += 64)
  *         all normal ? float sums, flushed every FM_FLUSH blocks
- *                    : slow[ns++] = c
+ *                    : slow[ns++] = (r cols, c)
  *     sums and count to st; return ns
  */
-static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name)
+static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
 {
     LLVMBuilderRef b = g->b;
-    LLVMTypeRef params[6] = {g->t_ptr, g->t_i64, g->t_ptr,
-                             g->t_f32, g->t_ptr, g->t_ptr};
+    LLVMTypeRef params[8] = {g->t_ptr, g->t_i64, g->t_ptr, g->t_f32,
+                             g->t_ptr, g->t_ptr, g->t_i64, g->t_f32};
     LLVMValueRef fn = LLVMAddFunction(
-        g->mod, name, LLVMFunctionType(g->t_i64, params, 6, 0));
+        g->mod, name, LLVMFunctionType(g->t_i64, params, 8, 0));
     alc_llvm_set_host_attrs(g->ctx, fn);
     add_fn_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
     add_fn_attr(g, fn, LLVMAttributeFunctionIndex, "noinline");
@@ -1434,6 +1521,11 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name)
                                               zeros[0], "");
     f->fm_magic = LLVMBuildShuffleVector(b, ins, undef,
                                          LLVMConstVector(zeros, 16), "");
+    ins = LLVMBuildInsertElement(b, undef, LLVMGetParam(fn, 7), zeros[0], "");
+    LLVMValueRef dz = LLVMBuildShuffleVector(b, ins, undef,
+                                             LLVMConstVector(zeros, 16), "");
+    LLVMValueRef nrows = LLVMGetParam(fn, 6);
+    LLVMValueRef rv = LLVMBuildAlloca(b, g->t_i64, "r");
     LLVMValueRef cv = LLVMBuildAlloca(b, g->t_i64, "c");
     LLVMValueRef nsv = LLVMBuildAlloca(b, g->t_i64, "ns");
     LLVMValueRef nv = LLVMBuildAlloca(b, g->t_i64, "n");
@@ -1444,29 +1536,50 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name)
     }
     LLVMBuildStore(b, LLVMBuildLoad2(b, g->t_i64, fm_st_slot(f, st, FM_ST_N), ""),
                    nv);
-    LLVMBuildStore(b, i64c(f, 0), cv);
+    LLVMBuildStore(b, i64c(f, 0), rv);
     LLVMBuildStore(b, i64c(f, 0), nsv);
+    LLVMBasicBlockRef rhead = bb(f, "rhead"), rbody = bb(f, "rbody");
+    LLVMBasicBlockRef rnext = bb(f, "rnext");
     LLVMBasicBlockRef head = bb(f, "head"), body = bb(f, "body");
     LLVMBasicBlockRef fast = bb(f, "fast"), sl = bb(f, "slow");
     LLVMBasicBlockRef flush = bb(f, "flush"), latch = bb(f, "latch");
     LLVMBasicBlockRef exit = bb(f, "exit");
+    LLVMBuildBr(b, rhead);
+    LLVMPositionBuilderAtEnd(b, rhead);
+    LLVMValueRef r = LLVMBuildLoad2(b, g->t_i64, rv, "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, r, nrows, ""), rbody, exit);
+    LLVMPositionBuilderAtEnd(b, rbody);
+    LLVMValueRef rowoff = LLVMBuildMul(b, r, cols, "");
+    LLVMBuildStore(b, i64c(f, 0), cv);
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, head);
     LLVMValueRef c = LLVMBuildLoad2(b, g->t_i64, cv, "");
     LLVMValueRef end = LLVMBuildAdd(b, c, i64c(f, 64), "");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLE, end, cols, ""), body, exit);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLE, end, cols, ""), body,
+                    rnext);
     LLVMPositionBuilderAtEnd(b, body);
     LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
-    LLVMValueRef wv[2];
+    LLVMValueRef wv[2], off = LLVMBuildAdd(b, rowoff, c, "");
     for (int h = 0; h < 2; h++) {
-        LLVMValueRef idx = LLVMBuildAdd(b, c, i64c(f, 32 * h), "");
+        LLVMValueRef idx = LLVMBuildAdd(b, off, i64c(f, 32 * h), "");
         LLVMValueRef p = LLVMBuildGEP2(b, g->t_i16, w, &idx, 1, "");
         wv[h] = LLVMBuildLoad2(b, w32, p, "");
         LLVMSetAlignment(wv[h], 2);
     }
-    LLVMBuildCondBr(b, alc_cg_logw_normal(g, wv[0], wv[1]), fast, sl);
+    LLVMBasicBlockRef zb = has_z ? bb(f, "zeros") : sl, done = bb(f, "done");
+    LLVMBuildCondBr(b, alc_cg_logw_normal(g, wv[0], wv[1]), fast, zb);
     LLVMPositionBuilderAtEnd(b, fast);
-    fm_block(f, wv, c);
+    fm_block(f, wv, c, NULL);
+    LLVMBuildBr(b, done);
+    if (has_z) { /* normal or zero: the zeros' d patched */
+        LLVMPositionBuilderAtEnd(b, zb);
+        LLVMBasicBlockRef zf = bb(f, "zeros.fast");
+        LLVMBuildCondBr(b, alc_cg_logw_normal_or_zero(g, wv[0], wv[1]), zf, sl);
+        LLVMPositionBuilderAtEnd(b, zf);
+        fm_block(f, wv, c, dz);
+        LLVMBuildBr(b, done);
+    }
+    LLVMPositionBuilderAtEnd(b, done);
     LLVMValueRef n =
         LLVMBuildAdd(b, LLVMBuildLoad2(b, g->t_i64, nv, ""), i64c(f, 1), "");
     LLVMBuildStore(b, n, nv);
@@ -1478,12 +1591,18 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name)
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, sl);
     LLVMValueRef ns = LLVMBuildLoad2(b, g->t_i64, nsv, "");
-    LLVMBuildStore(b, c, LLVMBuildGEP2(b, g->t_i64, slow, &ns, 1, ""));
+    LLVMValueRef i2 = LLVMBuildMul(b, ns, i64c(f, 2), "");
+    LLVMBuildStore(b, rowoff, LLVMBuildGEP2(b, g->t_i64, slow, &i2, 1, ""));
+    i2 = LLVMBuildAdd(b, i2, i64c(f, 1), "");
+    LLVMBuildStore(b, c, LLVMBuildGEP2(b, g->t_i64, slow, &i2, 1, ""));
     LLVMBuildStore(b, LLVMBuildAdd(b, ns, i64c(f, 1), ""), nsv);
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, latch);
     LLVMBuildStore(b, end, cv);
     LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, rnext);
+    LLVMBuildStore(b, LLVMBuildAdd(b, r, i64c(f, 1), ""), rv);
+    LLVMBuildBr(b, rhead);
     LLVMPositionBuilderAtEnd(b, exit);
     for (int i = 0; i < 4; i++) {
         LLVMBuildStore(b, LLVMBuildLoad2(b, fm_vt(f), f->fm_s[i], ""),
@@ -1513,6 +1632,11 @@ static void fm_setup(struct pf *f)
     f->fm_on = LLVMBuildFCmp(b, LLVMRealONE, h[0],
                              LLVMConstReal(g->t_f64, 0.0), "");
     f->fm_k = h[1];
+    /* zero weights' d = z0 - K (rounded once; NaN z0: not used) */
+    double z0 = isnan(f->fm_z0) ? 0.0 : f->fm_z0;
+    f->fm_dz = LLVMBuildFPTrunc(
+        b, LLVMBuildFSub(b, LLVMConstReal(g->t_f64, z0), h[1], ""), g->t_f32,
+        "");
     LLVMValueRef m = LLVMBuildFAdd(
         b, h[2], LLVMConstReal(g->t_f64, 0x1p23 + 127.0), "");
     f->fm_magic = LLVMBuildFPTrunc(b, m, g->t_f32, ""); /* exact */
@@ -1523,7 +1647,8 @@ static void fm_setup(struct pf *f)
         LLVMBuildStore(b, alc_cg_vf(g, 0.0), fm_st_slot(f, f->fm_st, i));
     }
     LLVMValueRef nb = LLVMBuildSDiv(b, f->arg[A_COLS], i64c(f, 64), "");
-    nb = LLVMBuildAdd(b, nb, i64c(f, 1), "");
+    nb = LLVMBuildMul(b, nb, f->arg[A_NROWS], "");
+    nb = LLVMBuildAdd(b, LLVMBuildMul(b, nb, i64c(f, 2), ""), i64c(f, 2), "");
     f->fm_slow = LLVMBuildArrayAlloca(b, g->t_i64, nb, "fmslow");
     f->fm_ns = LLVMBuildAlloca(b, g->t_i64, "fmns");
     f->fm_k_redo = LLVMBuildAlloca(b, g->t_i64, "fmk");
@@ -1868,44 +1993,49 @@ static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
 }
 
 /*
- * The float path (section "Moments in float"), before the block loop:
+ * The float path (section "Moments in float"), before the row loop:
  *   if (fm_on) {
- *       ns = fm(row); c = cols - cols % 64;
+ *       ns = fm(chunk);
  *       for (k < ns) the block loop's steps at slow[k] }
+ * and each row then starts at its first column past the blocks (cstart).
  */
-static void emit_fm_loop(struct pf *f, LLVMValueRef rowoff)
+static void emit_fm_chunk(struct pf *f)
 {
     struct alc_cg *g = f->g;
     LLVMBuilderRef b = g->b;
     LLVMBasicBlockRef call = bb(f, "fm"), rhead = bb(f, "fm.redo.head");
     LLVMBasicBlockRef rbody = bb(f, "fm.redo"), next = bb(f, "fm.end");
     LLVMValueRef wv[2];
+    LLVMBuildStore(b, i64c(f, 0), f->fm_ns);
     LLVMBuildCondBr(b, f->fm_on, call, next);
     LLVMPositionBuilderAtEnd(b, call);
-    LLVMValueRef wrow = LLVMBuildGEP2(b, g->t_i16, f->arg[A_W], &rowoff, 1, "");
-    LLVMValueRef args[6] = {wrow,      f->arg[A_COLS], f->fm_c,
-                            f->fm_magic, f->fm_slow,   f->fm_st};
+    LLVMValueRef args[8] = {f->arg[A_W],     f->arg[A_COLS], f->fm_c,
+                            f->fm_magic,     f->fm_slow,     f->fm_st,
+                            f->arg[A_NROWS], f->fm_dz};
     LLVMValueRef ns = LLVMBuildCall2(b, LLVMGlobalGetValueType(f->fm_fn),
-                                     f->fm_fn, args, 6, "");
+                                     f->fm_fn, args, 8, "");
     LLVMBuildStore(b, ns, f->fm_ns);
-    LLVMValueRef cend = LLVMBuildSub(
-        b, f->arg[A_COLS], LLVMBuildSRem(b, f->arg[A_COLS], i64c(f, 64), ""),
-        "");
-    LLVMBuildStore(b, cend, f->c_var);
     LLVMBuildStore(b, i64c(f, 0), f->fm_k_redo);
     LLVMBuildBr(b, rhead);
     LLVMPositionBuilderAtEnd(b, rhead);
     LLVMValueRef k = ldi(f, f->fm_k_redo);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, k, ldi(f, f->fm_ns), ""),
-                    rbody, next);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, k, ns, ""), rbody, next);
     LLVMPositionBuilderAtEnd(b, rbody);
-    LLVMValueRef pc = LLVMBuildGEP2(b, g->t_i64, f->fm_slow, &k, 1, "");
-    LLVMValueRef cs = LLVMBuildLoad2(b, g->t_i64, pc, "");
+    LLVMValueRef i2 = LLVMBuildMul(b, k, i64c(f, 2), "");
+    LLVMValueRef rowoff = LLVMBuildLoad2(
+        b, g->t_i64, LLVMBuildGEP2(b, g->t_i64, f->fm_slow, &i2, 1, ""), "");
+    i2 = LLVMBuildAdd(b, i2, i64c(f, 1), "");
+    LLVMValueRef cs = LLVMBuildLoad2(
+        b, g->t_i64, LLVMBuildGEP2(b, g->t_i64, f->fm_slow, &i2, 1, ""), "");
     block_load(f, rowoff, cs, wv);
     block_steps(f, rowoff, cs, wv);
     LLVMBuildStore(b, LLVMBuildAdd(b, k, i64c(f, 1), ""), f->fm_k_redo);
     LLVMBuildBr(b, rhead);
     LLVMPositionBuilderAtEnd(b, next);
+    LLVMValueRef cend = LLVMBuildSub(
+        b, f->arg[A_COLS], LLVMBuildSRem(b, f->arg[A_COLS], i64c(f, 64), ""),
+        "");
+    f->fm_cstart = LLVMBuildSelect(b, f->fm_on, cend, i64c(f, 0), "");
 }
 
 static void emit_loops(struct pf *f)
@@ -1914,6 +2044,9 @@ static void emit_loops(struct pf *f)
     LLVMBasicBlockRef row_head = bb(f, "row.head"), row_body = bb(f, "row");
     LLVMBasicBlockRef tail = bb(f, "tail"), row_end = bb(f, "row.end");
     LLVMBasicBlockRef exit = bb(f, "exit");
+    if (f->fm) {
+        emit_fm_chunk(f);
+    }
     LLVMBuildStore(g->b, i64c(f, 0), f->r_var);
     LLVMBuildBr(g->b, row_head);
 
@@ -1925,10 +2058,7 @@ static void emit_loops(struct pf *f)
 
     LLVMPositionBuilderAtEnd(g->b, row_body);
     LLVMValueRef rowoff = LLVMBuildMul(g->b, r, f->arg[A_COLS], "");
-    LLVMBuildStore(g->b, i64c(f, 0), f->c_var);
-    if (f->fm) {
-        emit_fm_loop(f, rowoff);
-    }
+    LLVMBuildStore(g->b, f->fm ? f->fm_cstart : i64c(f, 0), f->c_var);
     if (f->planes) {
         emit_block_loop(f, rowoff);
     }
@@ -1985,7 +2115,8 @@ static int emit_pass_fn(struct alc_cg *g, const struct alc_ir *ir,
     if (dt == ALC_DT_BF16 && fm_enabled(g->opts) && fm_pass_kinds(ir, ps)) {
         char fname[160];
         snprintf(fname, sizeof fname, "%s_fm", name);
-        f.fm_fn = fm_row_fn(g, fname);
+        f.fm_z0 = fm_pass_zero(ir, ps);
+        f.fm_fn = fm_row_fn(g, fname, !isnan(f.fm_z0));
     }
     f.fn = declare_pass_fn(g, name);
     for (int i = 0; i < A_N; i++) {

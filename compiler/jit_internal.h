@@ -113,10 +113,18 @@ float alc_jit_fm_ln2f(void);
 /* Host side of one BF16 matrix (n weights w, per-column log|act| la, act):
  * hdr[0] = 1 when the float path may run (every la finite; and act > 0
  * when need_pos), hdr[1] = the shift K, hdr[2] = e0; c[j] the float
- * column terms fl32(la[j] - Kc - delta). */
+ * column terms fl32(la[j] - Kc - delta). z0: alc_cg_fm_zero's. */
 void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
-                        double *hdr, float *c);
+                        double z0, double *hdr, float *c);
+/* i1: all 64 BF16 weights w0:w1 are normal or +-0. */
+LLVMValueRef alc_cg_logw_normal_or_zero(struct alc_cg *g, LLVMValueRef w0,
+                                        LLVMValueRef w1);
+/* The float path's value of log on zero weights (the constant of
+ * where(wanda == 0, k, ...)) for the first pass that has the path, or NaN:
+ * the host counts zeros at this value when it picks K. */
+double alc_cg_fm_zero(const struct alc_ir *ir, const struct alc_plan *plan,
+                      const struct alc_jit_opts *opts);
 
 /* ---- jit_codegen.c ---- */
 

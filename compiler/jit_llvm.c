@@ -46,6 +46,7 @@ struct alc_jit {
     char prefix[32];       /* of its function names in the module */
     pass_fn *fns;          /* (n_passes * ALC_DT_COUNT) */
     int *raw_size;         /* (n_passes) doubles per raw record */
+    double fm_z0;          /* alc_cg_fm_zero: zero weights' log, or NaN */
     int reads_lact;        /* ALC_CG_LACT_* bits: act's per-column logs
                               the code reads */
     alc_jit_vfn_ptr vfns[ALC_VFN_COUNT];
@@ -285,6 +286,7 @@ static struct alc_jit *jit_new(const struct alc_ir *ir,
         return NULL;
     }
     j->reads_lact = alc_cg_reads_lact(&j->ir, &j->plan, &j->opts);
+    j->fm_z0 = alc_cg_fm_zero(&j->ir, &j->plan, &j->opts);
     size_t np = (size_t)j->plan.n_passes + 1;
     j->fns = calloc(np * ALC_DT_COUNT, sizeof *j->fns);
     j->raw_size = calloc(np, sizeof *j->raw_size);
@@ -843,7 +845,7 @@ static void fill_act(void *ctx, int64_t task, int worker)
         if (mv->dtype == ALC_DT_BF16 && mv->w != NULL) {
             alc_jit_fm_prepare(mv->w, mv->rows * mv->cols, l, a, mv->cols,
                                (x->j->reads_lact & ALC_CG_LACT_FM_POS) != 0,
-                               hdr, (float *)(hdr + ALC_FM_HDR));
+                               x->j->fm_z0, hdr, (float *)(hdr + ALC_FM_HDR));
         }
     }
 }

@@ -431,6 +431,25 @@ LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
                          "");
 }
 
+LLVMValueRef alc_cg_logw_normal_or_zero(struct alc_cg *g, LLVMValueRef w0,
+                                        LLVMValueRef w1)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef w[2] = {w0, w1}, all = NULL;
+    for (int h = 0; h < 2; h++) { /* |w| - 0x80 < 0x7f00, or |w| = 0 */
+        LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
+        LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, t, splat16(g, 32, 0), "");
+        t = LLVMBuildSub(b, t, splat16(g, 32, 0x80), "");
+        LLVMValueRef ok =
+            LLVMBuildICmp(b, LLVMIntULT, t, splat16(g, 32, 0x7f00), "");
+        ok = LLVMBuildOr(b, ok, z, "");
+        all = all == NULL ? ok : LLVMBuildAnd(b, all, ok, "");
+    }
+    LLVMValueRef bits = LLVMBuildBitCast(b, all, g->t_i32, "");
+    return LLVMBuildICmp(b, LLVMIntEQ, bits,
+                         LLVMConstInt(g->t_i32, 0xffffffffu, 0), "");
+}
+
 LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
                                 LLVMValueRef w1)
 {
@@ -450,7 +469,7 @@ LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
 
 void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
-                        double *hdr, float *c)
+                        double z0, double *hdr, float *c)
 {
     const double *tab = alc_jit_logw_table(ALC_DT_BF16);
     int ok = 1;
@@ -460,6 +479,8 @@ void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
         kc += la[j];
     }
     kc = cols > 0 ? kc / (double)cols : 0.0;
+    /* x of a zero weight is z0 = (z0 - kc) + kc when the form has one */
+    double zw = isfinite(z0) ? z0 - kc : 0.0;
     /* the first weights, not a spread sample: one page walk per sample
      * cost as much as the pass itself (measured) */
     int64_t k = 0;
@@ -467,6 +488,9 @@ void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
         unsigned v = w[i] & 0x7fffu;
         if (v >= 0x80 && v <= 0x7f7f) {
             sw += tab[v];
+            k++;
+        } else if (v == 0 && isfinite(z0)) {
+            sw += zw;
             k++;
         }
     }
