@@ -19,8 +19,9 @@
  * same bytes, so every ratio is a ratio of times.
  *
  * Timing: N rounds (default 7), each a summing pass over the weights,
- * then OWL, DSA and DSA's log variants by the JIT (log|w| by table in
- * registers, by gathers, and the vector log: alc_jit_logw), so that all
+ * then OWL, DSA and DSA's log variants by the JIT (the default: var of
+ * log|wanda| summed in float; log|w| by table in registers, in double;
+ * by gathers; the vector log: alc_jit_logw), so that all
  * see the same machine conditions. Reported per function: the best round
  * and the median, and the ratio to the bandwidth as best / best and as
  * the median of the per-round ratios (each round's kernel against the
@@ -244,11 +245,13 @@ static double median_ratio(const struct series *k, const struct series *bw,
 
 /* ---- Compiled allocations ---- */
 
-enum { V_REG, V_GATHER, V_VLOG, V_COUNT }; /* DSA's log|w| variants */
+enum { V_FM, V_REG, V_GATHER, V_VLOG, V_COUNT }; /* DSA's log|w| variants */
 
 static const char *const variant_name[V_COUNT] = {
-    [V_REG] = "registers", [V_GATHER] = "gathers", [V_VLOG] = "vector log"};
-static const int variant_logw[V_COUNT] = {[V_REG] = ALC_JIT_LOGW_AUTO,
+    [V_FM] = "float sums", [V_REG] = "registers", [V_GATHER] = "gathers",
+    [V_VLOG] = "vector log"};
+static const int variant_logw[V_COUNT] = {[V_FM] = ALC_JIT_LOGW_AUTO,
+                                          [V_REG] = ALC_JIT_LOGW_EXACT,
                                           [V_GATHER] = ALC_JIT_LOGW_GATHER,
                                           [V_VLOG] = ALC_JIT_LOGW_OFF};
 

@@ -7,6 +7,10 @@
  *
  *   entry:    broadcast the layer/model values the elements read (env[]);
  *             var shifts K = the chunk's first vector of values
+ *   [BF16, a pass of var/std of log|wanda| only, the matrix allows it:
+ *    the chunk's blocks of 64 in float by <name>_fm, the blocks it leaves
+ *    by the block loop's steps; K = the host's (section "Moments in
+ *    float"); rows then start past their blocks]
  *   for r < nrows:                       (rows of the chunk)
  *     [BF16 with logs by table, AVX-512 VBMI host:
  *      for c + 64 <= cols: a block of 64 / (VL U) steps, log|w| of its 64

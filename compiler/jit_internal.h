@@ -107,7 +107,7 @@ LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
 /* fl32(ln 2), the float path's ln 2. */
 float alc_jit_fm_ln2f(void);
 /* Weights read for K and e0: the first this many of a matrix. */
-#define ALC_FM_SAMPLE 4096
+#define ALC_FM_SAMPLE 512
 /* Header doubles after lact's 2 cols: flag, K, e0, 0; then cols floats. */
 #define ALC_FM_HDR 4
 /* Host side of one BF16 matrix (n weights w, per-column log|act| la, act):
