@@ -1571,14 +1571,14 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
         LLVMSetAlignment(wv[h], 2);
     }
     LLVMBasicBlockRef zb = has_z ? bb(f, "zeros") : sl, done = bb(f, "done");
-    LLVMBuildCondBr(b, alc_cg_logw_normal(g, wv[0], wv[1]), fast, zb);
+    LLVMBuildCondBr(b, alc_cg_logw_normal(g, wv[0], wv[1], 0), fast, zb);
     LLVMPositionBuilderAtEnd(b, fast);
     fm_block(f, wv, c, NULL);
     LLVMBuildBr(b, done);
     if (has_z) { /* normal or zero: the zeros' d patched */
         LLVMPositionBuilderAtEnd(b, zb);
         LLVMBasicBlockRef zf = bb(f, "zeros.fast");
-        LLVMBuildCondBr(b, alc_cg_logw_normal_or_zero(g, wv[0], wv[1]), zf, sl);
+        LLVMBuildCondBr(b, alc_cg_logw_normal(g, wv[0], wv[1], 1), zf, sl);
         LLVMPositionBuilderAtEnd(b, zf);
         fm_block(f, wv, c, dz);
         LLVMBuildBr(b, done);

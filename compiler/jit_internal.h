@@ -93,9 +93,9 @@ double alc_jit_logw_bf16_formula(unsigned v);
 
 /* Moments in float (jit_codegen.c's "Moments in float"). */
 /* i1: all 64 BF16 weights w0:w1 are normal (neither 0, subnormal, inf
- * nor NaN). */
+ * nor NaN), or +-0 as well when zeros. */
 LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
-                                LLVMValueRef w1);
+                                LLVMValueRef w1, int zeros);
 /* t[o] (<16 x float>, o < 4) = fl32 of the BF16 table's log(m) term of
  * elements 16 o .. 16 o + 15 of w0:w1, read in registers (VBMI). */
 void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
@@ -117,9 +117,6 @@ float alc_jit_fm_ln2f(void);
 void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
                         double z0, double *hdr, float *c);
-/* i1: all 64 BF16 weights w0:w1 are normal or +-0. */
-LLVMValueRef alc_cg_logw_normal_or_zero(struct alc_cg *g, LLVMValueRef w0,
-                                        LLVMValueRef w1);
 /* The float path's value of log on zero weights (the constant of
  * where(wanda == 0, k, ...)) for the first pass that has the path, or NaN:
  * the host counts zeros at this value when it picks K. */

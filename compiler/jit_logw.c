@@ -352,7 +352,14 @@ LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
     return LLVMBuildICmp(b, LLVMIntNE, bits, LLVMConstInt(g->t_i32, 0, 0), "");
 }
 
-/* ---- Moments in float (jit_codegen.c's "Moments in float") ---- */
+/* ---- Moments in float (jit_codegen.c's "Moments in float") ----
+ *
+ * The same lookup with four byte planes of fl32(TM[m]) instead of eight
+ * of the double, two unpack levels instead of three: 16 floats per output
+ * vector. The exponent part stays exact (e - e0 as a float by one word
+ * permute and a subtraction), so the only roundings are TM's to float and
+ * the arithmetic on centred values (see jit_codegen.c for the bound).
+ */
 
 /* fl32(ln 2): e ln2f is exact in a float fma's product for |e| < 2^8 */
 #define LN2F_BITS 0x3f317218u
@@ -431,35 +438,18 @@ LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
                          "");
 }
 
-LLVMValueRef alc_cg_logw_normal_or_zero(struct alc_cg *g, LLVMValueRef w0,
-                                        LLVMValueRef w1)
+LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
+                                LLVMValueRef w1, int zeros)
 {
     LLVMBuilderRef b = g->b;
     LLVMValueRef w[2] = {w0, w1}, all = NULL;
-    for (int h = 0; h < 2; h++) { /* |w| - 0x80 < 0x7f00, or |w| = 0 */
+    for (int h = 0; h < 2; h++) { /* |w| - 0x80 < 0x7f00 (or |w| = 0) */
         LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
         LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, t, splat16(g, 32, 0), "");
         t = LLVMBuildSub(b, t, splat16(g, 32, 0x80), "");
         LLVMValueRef ok =
             LLVMBuildICmp(b, LLVMIntULT, t, splat16(g, 32, 0x7f00), "");
-        ok = LLVMBuildOr(b, ok, z, "");
-        all = all == NULL ? ok : LLVMBuildAnd(b, all, ok, "");
-    }
-    LLVMValueRef bits = LLVMBuildBitCast(b, all, g->t_i32, "");
-    return LLVMBuildICmp(b, LLVMIntEQ, bits,
-                         LLVMConstInt(g->t_i32, 0xffffffffu, 0), "");
-}
-
-LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
-                                LLVMValueRef w1)
-{
-    LLVMBuilderRef b = g->b;
-    LLVMValueRef w[2] = {w0, w1}, all = NULL;
-    for (int h = 0; h < 2; h++) { /* 0x80 <= |w| <= 0x7f7f */
-        LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
-        t = LLVMBuildSub(b, t, splat16(g, 32, 0x80), "");
-        LLVMValueRef ok =
-            LLVMBuildICmp(b, LLVMIntULT, t, splat16(g, 32, 0x7f00), "");
+        ok = zeros ? LLVMBuildOr(b, ok, z, "") : ok;
         all = all == NULL ? ok : LLVMBuildAnd(b, all, ok, "");
     }
     LLVMValueRef bits = LLVMBuildBitCast(b, all, g->t_i32, "");
