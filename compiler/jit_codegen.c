@@ -664,9 +664,11 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * table's parts (T = e ln2 + log m), summing d and d^2 per lane in float
  * for FM_FLUSH blocks before adding the sums to the double accumulators --
  * about half the instructions of the double path, which made DSA's pass
- * compute-bound at 30 % of the memory bandwidth (measured, Zen 4). Every
- * other block (any zero, subnormal, inf or NaN weight) and every other
- * matrix takes the double path, into the same accumulators.
+ * compute-bound at 30 % of the memory bandwidth (now 50 %; measured, Zen
+ * 4). Zero weights stay on the float path when the form gives them a
+ * constant (where(wanda == 0, k, .): d = log|k| - K). Every other block
+ * (a subnormal, inf or NaN weight; a zero without such a where) and every
+ * other matrix takes the double path, into the same accumulators.
  *
  * Centering keeps the float error relative to the variance: the host
  * (alc_jit_fm_prepare) picks K ~ the mean of x (from a sample of the
@@ -677,10 +679,13 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * (a relative 2.7e-9 change of the exponent term, i.e. of var by at most
  * ~5e-9), and each rounding (log m, c_j, the add, the fma) is at most
  * half an ulp of a centred quantity. A float partial holds at most
- * FM_FLUSH terms per lane, so its rounding is below (FM_FLUSH - 1) u of
- * the sum of squares (u = 2^-24 = 6e-8). The result: var within ~1e-6
- * relative for spreads like real models' (log|wanda| has sd ~1; measured
- * agreement ~1e-8, tests/test_jit.c); ALC_JIT_LOGW_EXACT turns the path
+ * 2 FM_FLUSH terms per lane (two vectors of a block per pair), so its
+ * rounding is below (2 FM_FLUSH - 1) u = 7 u of the sum of squares (u =
+ * 2^-24 = 6e-8). Per element the roundings are below ~u (|d| + |log m| +
+ * |c_j|), which moves the variance by at most ~2 u (1 + E|d| (|log m| +
+ * |c_j|) / var) relative. The result: var within ~1e-6 relative for
+ * spreads like real models' (log|wanda| has sd ~1); measured ~5e-9
+ * (tests/test_jit.c, test_jit_fm_moments). ALC_JIT_LOGW_EXACT turns the path
  * off and keeps every log at the double table's bits.
  */
 #define FM_FLUSH 4
