@@ -699,6 +699,15 @@ static int build(struct sp_parse *ps)
         sp->finish = ps->finish->stmts[0];
         sp->finish_param = sp->finish->fn_params[0];
     }
+    /* the template's declarations join the candidate's fns: a name that a
+     * helper, an op or the finish fn has would be declared twice in every
+     * candidate (found by fuzz_space) */
+    for (int i = 0; ps->tmpl != NULL && i < ps->tmpl->n_stmts; i++) {
+        const struct alc_stmt *s = ps->tmpl->stmts[i];
+        if (s->kind != ALC_ST_OUT && dup_name(ps, s) != 0) {
+            return -1;
+        }
+    }
     sp->tmpl = ps->tmpl;
     return 0;
 }

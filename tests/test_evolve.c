@@ -603,6 +603,12 @@ static void test_space_errors(void **state)
                        "fn m(x) = var(x)\n" TMPL,
                        "t.space:4:4: error: 'm' is declared twice in this "
                        "space");
+    /* fuzz_space: a template fn named like an op made every candidate
+     * that drew the op fail its check */
+    expect_space_error("space x\nstage r 1 1\nfn m(x) = mean(x)\n"
+                       "template\nfn m(x) = x\nsparsity = S + _\n",
+                       "t.space:5:4: error: 'm' is declared twice in this "
+                       "space");
     expect_space_error("space x\nstage r 1 1\nfn m(x) = mean(mean(x))\n"
                        TMPL,
                        "t.space:3:4: error: 'm' gives one value for the "
