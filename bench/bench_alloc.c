@@ -247,9 +247,10 @@ static double median_ratio(const struct series *k, const struct series *bw,
 
 enum { V_FM, V_REG, V_GATHER, V_VLOG, V_COUNT }; /* DSA's log|w| variants */
 
-static const char *const variant_name[V_COUNT] = {
-    [V_FM] = "float sums", [V_REG] = "registers", [V_GATHER] = "gathers",
-    [V_VLOG] = "vector log"};
+static const char *const variant_name[V_COUNT] = {[V_FM] = "float sums",
+                                                  [V_REG] = "registers",
+                                                  [V_GATHER] = "gathers",
+                                                  [V_VLOG] = "vector log"};
 static const int variant_logw[V_COUNT] = {[V_FM] = ALC_JIT_LOGW_AUTO,
                                           [V_REG] = ALC_JIT_LOGW_EXACT,
                                           [V_GATHER] = ALC_JIT_LOGW_GATHER,

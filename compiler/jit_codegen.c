@@ -227,22 +227,21 @@ struct pf {
     LLVMValueRef p_t;           /* log|w| at the position, or NULL */
     LLVMValueRef in_bits, in_t; /* given to the next position (blocks) */
     /* moments in float (section "Moments in float") */
-    int fm;                   /* the function has the float path */
-    LLVMValueRef fm_fn;       /* its row function */
-    LLVMValueRef fm_on;       /* i1: the matrix allows it (lact's flag) */
-    LLVMValueRef fm_c;        /* float column terms (lact + 2 cols + hdr) */
-    LLVMValueRef fm_magic;    /* float (row function: <16 x float>) 2^23 +
-                                 127 + e0 */
-    LLVMValueRef fm_k;        /* double: the shift K */
-    LLVMValueRef fm_s[4];     /* row function: allocas of the float sums */
-    LLVMValueRef fm_st;       /* alloca: the row function's state */
-    LLVMValueRef fm_slow;     /* alloca i64[cols / 64 + 1]: a row's blocks
-                                 left to the double path */
-    LLVMValueRef fm_ns;       /* alloca i64: how many */
-    LLVMValueRef fm_k_redo;   /* alloca i64: the redo loop's index */
-    LLVMValueRef fm_cstart;   /* i64: where rows start after the float path */
-    double fm_z0;             /* log form's value on zero weights, or NaN */
-    LLVMValueRef fm_dz;       /* float z0 - K */
+    int fm;                 /* the function has the float path */
+    LLVMValueRef fm_fn;     /* its row function */
+    LLVMValueRef fm_on;     /* i1: the matrix allows it (lact's flag) */
+    LLVMValueRef fm_c;      /* float column terms (lact + 2 cols + hdr) */
+    LLVMValueRef fm_magic;  /* float (row function: <16 x float>) 2^23 +
+                               127 + e0 */
+    LLVMValueRef fm_k;      /* double: the shift K */
+    LLVMValueRef fm_s[4];   /* row function: allocas of the float sums */
+    LLVMValueRef fm_st;     /* alloca: the row function's state */
+    LLVMValueRef fm_slow;   /* alloca i64[cols / 64 + 1]: a row's blocks
+                               left to the double path */
+    LLVMValueRef fm_k_redo; /* alloca i64: the redo loop's index */
+    LLVMValueRef fm_cstart; /* i64: where rows start after the float path */
+    double fm_z0;           /* log form's value on zero weights, or NaN */
+    LLVMValueRef fm_dz;     /* float z0 - K */
 };
 
 static LLVMValueRef *acc_slot(struct pf *f, int a, int u, int s)
@@ -738,14 +737,14 @@ static int fm_plain(const struct alc_ir *ir, int x, int absf, int depth)
 
 static int fm_enabled(const struct alc_jit_opts *o)
 {
-    return lf_enabled(o) && o->logw == ALC_JIT_LOGW_AUTO &&
-           o->perturb == 0.0 && 8 % o->unroll == 0 &&
-           alc_jit_logw_in_registers();
+    return lf_enabled(o) && o->logw == ALC_JIT_LOGW_AUTO && o->perturb == 0.0 &&
+           8 % o->unroll == 0 && alc_jit_logw_in_registers();
 }
 
 /* FM_* bits of pass ps when it qualifies (every accumulator a VAR of a
  * plain log), else 0. */
-static int fm_pass_kinds(const struct alc_ir *ir, const struct alc_plan_pass *ps)
+static int fm_pass_kinds(const struct alc_ir *ir,
+                         const struct alc_plan_pass *ps)
 {
     int kinds = 0;
     for (int a = 0; a < ps->n_accs; a++) {
@@ -788,7 +787,8 @@ static int fm_zero_value(const struct alc_ir *ir, int x, int absf, int depth,
         return absf && fm_zero_value(ir, n->arg[0], 1, depth + 1, z);
     case ALC_OP_WHERE: {
         int t = fm_zero_test(ir, n->arg[0]);
-        return t >= 0 && fm_zero_value(ir, n->arg[t ? 1 : 2], absf, depth + 1, z);
+        return t >= 0 &&
+               fm_zero_value(ir, n->arg[t ? 1 : 2], absf, depth + 1, z);
     }
     default:
         return 0;
@@ -797,7 +797,8 @@ static int fm_zero_value(const struct alc_ir *ir, int x, int absf, int depth,
 
 /* The value every accumulator of pass ps reads on zero weights (see
  * fm_zero_value), or NaN when they have none in common. */
-static double fm_pass_zero(const struct alc_ir *ir, const struct alc_plan_pass *ps)
+static double fm_pass_zero(const struct alc_ir *ir,
+                           const struct alc_plan_pass *ps)
 {
     double z0 = NAN;
     for (int a = 0; a < ps->n_accs; a++) {
@@ -1061,11 +1062,11 @@ static void lf_setup(struct pf *f)
     f->tab = f->dt != ALC_DT_F32;
     f->avx512 = alc_llvm_host_has("avx512f");
     int reads = f->lf_on ? lf_pass_reads(f->ir, f->tab, f->ps) : 0;
-    f->planes = (reads & LF_T) && f->dt == ALC_DT_BF16 &&
-                (o->logw == ALC_JIT_LOGW_AUTO ||
-                 o->logw == ALC_JIT_LOGW_EXACT) &&
-                alc_jit_logw_in_registers() &&
-                8 % f->U == 0; /* a block: 8 / U steps per copy */
+    f->planes =
+        (reads & LF_T) && f->dt == ALC_DT_BF16 &&
+        (o->logw == ALC_JIT_LOGW_AUTO || o->logw == ALC_JIT_LOGW_EXACT) &&
+        alc_jit_logw_in_registers() &&
+        8 % f->U == 0; /* a block: 8 / U steps per copy */
     f->fm = f->planes && f->fm_fn != NULL;
     for (int i = 0; i < f->ps->n_elems && f->lf_on; i++) {
         int x = lf_root_of_node(f->ir, f->ps->elems[i]);
@@ -1277,8 +1278,7 @@ static void acc_sum(struct pf *f, const struct alc_plan_acc *acc,
          * double), so fma(|w|, act, s) rounds once, exactly where
          * s + (|w| * act) does: the same bits, one instruction fewer. */
         LLVMValueRef a[3] = {LLVMGetOperand(x, 0), LLVMGetOperand(x, 1), old};
-        LLVMValueRef fma =
-            alc_cg_intrinsic(g, "llvm.fma", &g->v_f64, 1, a, 3);
+        LLVMValueRef fma = alc_cg_intrinsic(g, "llvm.fma", &g->v_f64, 1, a, 3);
         st(f, keep(f, fma, old), s[0]);
         return;
     }
@@ -1393,7 +1393,7 @@ static void init_accs(struct pf *f)
  * pair q at 2 (2 q + h) + k, k = 0 for d and 1 for d^2), i64 blocks since
  * the last flush.
  */
-#define FM_ST_D 4  /* st's doubles, in 64-byte units */
+#define FM_ST_D 4 /* st's doubles, in 64-byte units */
 static LLVMBasicBlockRef bb(struct pf *f, const char *name);
 #define FM_ST_N 12 /* st's count */
 
@@ -1409,26 +1409,18 @@ static LLVMValueRef fm_st_slot(struct pf *f, LLVMValueRef st, int unit)
                          "");
 }
 
-/* Half h of a <16 x float>, extended to <VL x double>. */
-static LLVMValueRef fm_half(struct pf *f, LLVMValueRef v, int h)
-{
-    struct alc_cg *g = f->g;
-    LLVMValueRef m[ALC_VL];
-    for (int i = 0; i < ALC_VL; i++) {
-        m[i] = LLVMConstInt(g->t_i32, (unsigned long long)(h * ALC_VL + i), 0);
-    }
-    LLVMValueRef v8 = LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(fm_vt(f)),
-                                             LLVMConstVector(m, ALC_VL), "");
-    return LLVMBuildFPExt(g->b, v8, g->v_f64, "");
-}
+static LLVMValueRef wide_half(struct pf *f, LLVMValueRef v, int h);
 
-static LLVMValueRef fm_splat16(struct pf *f, unsigned x)
+/* <16 x float> of a float scalar. */
+static LLVMValueRef fm_splat(struct pf *f, LLVMValueRef x)
 {
-    LLVMValueRef e[32];
-    for (int i = 0; i < 32; i++) {
-        e[i] = LLVMConstInt(f->g->t_i16, x, 0);
+    LLVMValueRef undef = LLVMGetPoison(fm_vt(f)), zeros[16];
+    for (int i = 0; i < 16; i++) {
+        zeros[i] = LLVMConstInt(f->g->t_i32, 0, 0);
     }
-    return LLVMConstVector(e, 32);
+    LLVMValueRef v = LLVMBuildInsertElement(f->g->b, undef, x, zeros[0], "");
+    return LLVMBuildShuffleVector(f->g->b, v, undef, LLVMConstVector(zeros, 16),
+                                  "");
 }
 
 static LLVMValueRef fm_fma(struct pf *f, LLVMValueRef a, LLVMValueRef b,
@@ -1452,7 +1444,11 @@ static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c,
         l16[i] = ln2;
     }
     ln2 = LLVMConstVector(l16, 16);
+    LLVMValueRef zl[8];
     alc_cg_logw_planes_f32(g, wv[0], wv[1], t);
+    if (dz != NULL) {
+        alc_cg_logw_zeros(g, wv[0], wv[1], zl); /* which lanes are +-0 */
+    }
     for (int o = 0; o < 4; o++) {
         int q = o / 2;
         LLVMValueRef e = alc_cg_logw_expo_f32(g, wv[0], wv[1], o, f->fm_magic);
@@ -1462,14 +1458,12 @@ static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c,
         LLVMSetAlignment(cl, 4);
         LLVMValueRef d = fm_fma(f, e, ln2, LLVMBuildFAdd(b, t[o], cl, ""));
         if (dz != NULL) { /* zero weights: d = z0 - K */
-            LLVMValueRef a = LLVMBuildAnd(b, wv[o / 2], fm_splat16(f, 0x7fff), "");
-            LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, a, fm_splat16(f, 0), "");
             LLVMValueRef m[16];
             for (int i = 0; i < 16; i++) {
-                m[i] = LLVMConstInt(g->t_i32, (unsigned)(16 * (o % 2) + i), 0);
+                m[i] = LLVMConstInt(g->t_i32, (unsigned)i, 0);
             }
-            z = LLVMBuildShuffleVector(b, z, LLVMGetPoison(LLVMTypeOf(z)),
-                                       LLVMConstVector(m, 16), "");
+            LLVMValueRef z = LLVMBuildShuffleVector(b, zl[2 * o], zl[2 * o + 1],
+                                                    LLVMConstVector(m, 16), "");
             d = LLVMBuildSelect(b, z, dz, d, "");
         }
         LLVMValueRef s1 = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q], "");
@@ -1485,12 +1479,13 @@ static void fm_flush(struct pf *f, LLVMValueRef st)
     LLVMBuilderRef b = f->g->b;
     for (int q = 0; q < 2; q++) {
         for (int k = 0; k < 2; k++) {
-            LLVMValueRef v = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q + k], "");
+            LLVMValueRef v =
+                LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q + k], "");
             for (int h = 0; h < 2; h++) {
                 LLVMValueRef p =
                     fm_st_slot(f, st, FM_ST_D + 2 * (2 * q + h) + k);
                 LLVMValueRef old = LLVMBuildLoad2(b, f->g->v_f64, p, "");
-                LLVMBuildStore(b, LLVMBuildFAdd(b, old, fm_half(f, v, h), ""),
+                LLVMBuildStore(b, LLVMBuildFAdd(b, old, wide_half(f, v, h), ""),
                                p);
             }
             LLVMBuildStore(b, LLVMConstNull(fm_vt(f)), f->fm_s[2 * q + k]);
@@ -1511,8 +1506,8 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMBuilderRef b = g->b;
     LLVMTypeRef params[8] = {g->t_ptr, g->t_i64, g->t_ptr, g->t_f32,
                              g->t_ptr, g->t_ptr, g->t_i64, g->t_f32};
-    LLVMValueRef fn = LLVMAddFunction(
-        g->mod, name, LLVMFunctionType(g->t_i64, params, 8, 0));
+    LLVMValueRef fn =
+        LLVMAddFunction(g->mod, name, LLVMFunctionType(g->t_i64, params, 8, 0));
     alc_llvm_set_host_attrs(g->ctx, fn);
     add_fn_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
     add_fn_attr(g, fn, LLVMAttributeFunctionIndex, "noinline");
@@ -1522,17 +1517,8 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMValueRef slow = LLVMGetParam(fn, 4), st = LLVMGetParam(fn, 5);
     LLVMPositionBuilderAtEnd(b, bb(f, "entry"));
     f->fm_c = LLVMGetParam(fn, 2);
-    LLVMValueRef undef = LLVMGetPoison(fm_vt(f)), zeros[16];
-    for (int i = 0; i < 16; i++) {
-        zeros[i] = LLVMConstInt(g->t_i32, 0, 0);
-    }
-    LLVMValueRef ins = LLVMBuildInsertElement(b, undef, LLVMGetParam(fn, 3),
-                                              zeros[0], "");
-    f->fm_magic = LLVMBuildShuffleVector(b, ins, undef,
-                                         LLVMConstVector(zeros, 16), "");
-    ins = LLVMBuildInsertElement(b, undef, LLVMGetParam(fn, 7), zeros[0], "");
-    LLVMValueRef dz = LLVMBuildShuffleVector(b, ins, undef,
-                                             LLVMConstVector(zeros, 16), "");
+    f->fm_magic = fm_splat(f, LLVMGetParam(fn, 3));
+    LLVMValueRef dz = fm_splat(f, LLVMGetParam(fn, 7));
     LLVMValueRef nrows = LLVMGetParam(fn, 6);
     LLVMValueRef rv = LLVMBuildAlloca(b, g->t_i64, "r");
     LLVMValueRef cv = LLVMBuildAlloca(b, g->t_i64, "c");
@@ -1543,8 +1529,8 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
         LLVMBuildStore(b, LLVMBuildLoad2(b, fm_vt(f), fm_st_slot(f, st, i), ""),
                        f->fm_s[i]);
     }
-    LLVMBuildStore(b, LLVMBuildLoad2(b, g->t_i64, fm_st_slot(f, st, FM_ST_N), ""),
-                   nv);
+    LLVMBuildStore(
+        b, LLVMBuildLoad2(b, g->t_i64, fm_st_slot(f, st, FM_ST_N), ""), nv);
     LLVMBuildStore(b, i64c(f, 0), rv);
     LLVMBuildStore(b, i64c(f, 0), nsv);
     LLVMBasicBlockRef rhead = bb(f, "rhead"), rbody = bb(f, "rbody");
@@ -1638,16 +1624,16 @@ static void fm_setup(struct pf *f)
             LLVMBuildGEP2(b, g->t_f64, f->arg[A_LACT], &idx, 1, "");
         h[i] = LLVMBuildLoad2(b, g->t_f64, p, "");
     }
-    f->fm_on = LLVMBuildFCmp(b, LLVMRealONE, h[0],
-                             LLVMConstReal(g->t_f64, 0.0), "");
+    f->fm_on =
+        LLVMBuildFCmp(b, LLVMRealONE, h[0], LLVMConstReal(g->t_f64, 0.0), "");
     f->fm_k = h[1];
     /* zero weights' d = z0 - K (rounded once; NaN z0: not used) */
     double z0 = isnan(f->fm_z0) ? 0.0 : f->fm_z0;
     f->fm_dz = LLVMBuildFPTrunc(
         b, LLVMBuildFSub(b, LLVMConstReal(g->t_f64, z0), h[1], ""), g->t_f32,
         "");
-    LLVMValueRef m = LLVMBuildFAdd(
-        b, h[2], LLVMConstReal(g->t_f64, 0x1p23 + 127.0), "");
+    LLVMValueRef m =
+        LLVMBuildFAdd(b, h[2], LLVMConstReal(g->t_f64, 0x1p23 + 127.0), "");
     f->fm_magic = LLVMBuildFPTrunc(b, m, g->t_f32, ""); /* exact */
     LLVMValueRef idx = LLVMBuildAdd(b, base, i64c(f, ALC_FM_HDR), "");
     f->fm_c = LLVMBuildGEP2(b, g->t_f64, f->arg[A_LACT], &idx, 1, "");
@@ -1659,7 +1645,6 @@ static void fm_setup(struct pf *f)
     nb = LLVMBuildMul(b, nb, f->arg[A_NROWS], "");
     nb = LLVMBuildAdd(b, LLVMBuildMul(b, nb, i64c(f, 2), ""), i64c(f, 2), "");
     f->fm_slow = LLVMBuildArrayAlloca(b, g->t_i64, nb, "fmslow");
-    f->fm_ns = LLVMBuildAlloca(b, g->t_i64, "fmns");
     f->fm_k_redo = LLVMBuildAlloca(b, g->t_i64, "fmk");
 }
 
@@ -1678,14 +1663,14 @@ static void fm_finish(struct pf *f)
     LLVMBuilderRef b = f->g->b;
     for (int q = 0; q < 2; q++) {
         for (int k = 0; k < 2; k++) {
-            LLVMValueRef v =
-                LLVMBuildLoad2(b, fm_vt(f), fm_st_slot(f, f->fm_st, 2 * q + k), "");
+            LLVMValueRef v = LLVMBuildLoad2(
+                b, fm_vt(f), fm_st_slot(f, f->fm_st, 2 * q + k), "");
             for (int h = 0; h < 2; h++) {
                 LLVMValueRef dp =
                     fm_st_slot(f, f->fm_st, FM_ST_D + 2 * (2 * q + h) + k);
-                LLVMValueRef x = LLVMBuildFAdd(
-                    b, LLVMBuildLoad2(b, f->g->v_f64, dp, ""), fm_half(f, v, h),
-                    "");
+                LLVMValueRef x =
+                    LLVMBuildFAdd(b, LLVMBuildLoad2(b, f->g->v_f64, dp, ""),
+                                  wide_half(f, v, h), "");
                 for (int a = 0; a < f->ps->n_accs; a++) {
                     LLVMValueRef *s = acc_slot(f, a, (2 * q + h) % f->U, 2 + k);
                     st(f, LLVMBuildFAdd(b, ld(f, *s), x, ""), *s);
@@ -2015,7 +2000,6 @@ static void emit_fm_chunk(struct pf *f)
     LLVMBasicBlockRef call = bb(f, "fm"), rhead = bb(f, "fm.redo.head");
     LLVMBasicBlockRef rbody = bb(f, "fm.redo"), next = bb(f, "fm.end");
     LLVMValueRef wv[2];
-    LLVMBuildStore(b, i64c(f, 0), f->fm_ns);
     LLVMBuildCondBr(b, f->fm_on, call, next);
     LLVMPositionBuilderAtEnd(b, call);
     LLVMValueRef args[8] = {f->arg[A_W],     f->arg[A_COLS], f->fm_c,
@@ -2023,7 +2007,6 @@ static void emit_fm_chunk(struct pf *f)
                             f->arg[A_NROWS], f->fm_dz};
     LLVMValueRef ns = LLVMBuildCall2(b, LLVMGlobalGetValueType(f->fm_fn),
                                      f->fm_fn, args, 8, "");
-    LLVMBuildStore(b, ns, f->fm_ns);
     LLVMBuildStore(b, i64c(f, 0), f->fm_k_redo);
     LLVMBuildBr(b, rhead);
     LLVMPositionBuilderAtEnd(b, rhead);
@@ -2041,9 +2024,9 @@ static void emit_fm_chunk(struct pf *f)
     LLVMBuildStore(b, LLVMBuildAdd(b, k, i64c(f, 1), ""), f->fm_k_redo);
     LLVMBuildBr(b, rhead);
     LLVMPositionBuilderAtEnd(b, next);
-    LLVMValueRef cend = LLVMBuildSub(
-        b, f->arg[A_COLS], LLVMBuildSRem(b, f->arg[A_COLS], i64c(f, 64), ""),
-        "");
+    LLVMValueRef cend =
+        LLVMBuildSub(b, f->arg[A_COLS],
+                     LLVMBuildSRem(b, f->arg[A_COLS], i64c(f, 64), ""), "");
     f->fm_cstart = LLVMBuildSelect(b, f->fm_on, cend, i64c(f, 0), "");
 }
 

@@ -133,7 +133,8 @@ int alc_cg_plan(struct alc_cg *g, const struct alc_ir *ir,
  * functions) some pass of plan reads under opts: ALC_CG_LACT_* bits. */
 #define ALC_CG_LACT_ABS 1    /* log|act_j|, lact[j] */
 #define ALC_CG_LACT_SIGNED 2 /* log(act_j), lact[cols + j] */
-#define ALC_CG_LACT_FM 4     /* BF16 moments in float: ALC_FM_HDR doubles
+#define ALC_CG_LACT_FM                                                         \
+    4                        /* BF16 moments in float: ALC_FM_HDR doubles      \
                                 at lact[2 cols], then cols floats */
 #define ALC_CG_LACT_FM_POS 8 /* ... which need act > 0 (log(wanda)) */
 int alc_cg_reads_lact(const struct alc_ir *ir, const struct alc_plan *plan,

@@ -877,8 +877,8 @@ static int widen_act(struct pass_run *x, struct alc_diag *d)
     for (int u = 0; u < x->units->n_units && need_act; u++) {
         const struct alc_unit_view *uv = &x->units->units[u];
         for (int m = 0; m < uv->n_mats; m++) {
-            bytes += (size_t)uv->mats[m].cols * per_col + 2 * 64 +
-                     ALC_FM_HDR * 8;
+            bytes +=
+                (size_t)uv->mats[m].cols * per_col + 2 * 64 + ALC_FM_HDR * 8;
         }
     }
     x->scratch = scratch_take(bytes, &x->scratch_cap);

@@ -422,13 +422,14 @@ LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
                                   LLVMValueRef w1, int o, LLVMValueRef magic)
 {
     LLVMBuilderRef b = g->b;
-    LLVMValueRef v = LLVMBuildAnd(b, o < 2 ? w0 : w1, splat16(g, 32, 0x7fff), "");
+    LLVMValueRef v =
+        LLVMBuildAnd(b, o < 2 ? w0 : w1, splat16(g, 32, 0x7fff), "");
     v = LLVMBuildAdd(b, v, splat16(g, 32, 128 - SPLIT_M), "");
     v = LLVMBuildLShr(b, v, splat16(g, 32, 7), "");
     LLVMValueRef idx[32];
     for (int i = 0; i < 32; i++) {
-        idx[i] = LLVMConstInt(g->t_i16,
-                              i % 2 ? 32u : (unsigned)(16 * (o % 2) + i / 2), 0);
+        idx[i] = LLVMConstInt(
+            g->t_i16, i % 2 ? 32u : (unsigned)(16 * (o % 2) + i / 2), 0);
     }
     LLVMValueRef args[3] = {v, LLVMConstVector(idx, 32),
                             splat16(g, 32, 0x4b00)};
