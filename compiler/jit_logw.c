@@ -202,13 +202,16 @@ static LLVMValueRef cast(struct alc_cg *g, LLVMValueRef v, LLVMTypeRef t)
  * 4 s2 + 2 s3 + k of the planes in qword 2 l + k of output 4 s1 + 2 s2 +
  * s3; position q must therefore hold element 8 (4 s1 + 2 s2 + s3) + 2 l +
  * k, whose low byte is byte 2 e of the 128 bytes of the two word vectors.
+ * With r = q mod 16 and n = 2 values per lane that is e = 4 n (r / n) +
+ * n l + r mod n; the four planes of floats (two levels, n = 4) give the
+ * same formula: byte 16 l + 8 s1 + 4 s2 + k (k < 4) lands in dword 4 l +
+ * k of output 2 s1 + s2 = r / 4.
  */
-static void step1_index(uint8_t *ix)
+static void step1_index(uint8_t *ix, int n)
 {
     for (int q = 0; q < 64; q++) {
         int l = q / 16, r = q % 16;
-        int s1 = r / 8, s2 = (r / 4) % 2, s3 = (r / 2) % 2, k = r % 2;
-        int e = 8 * (4 * s1 + 2 * s2 + s3) + 2 * l + k;
+        int e = 4 * n * (r / n) + n * l + r % n;
         ix[q] = (uint8_t)(2 * e);
     }
 }
@@ -222,7 +225,7 @@ static void planes_lookup(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     LLVMTypeRef b64 = LLVMVectorType(i8, 64);
     uint8_t ix[64], pl[2][64];
     pthread_once(&tab_once, tables_init);
-    step1_index(ix);
+    step1_index(ix, 2);
     LLVMValueRef lo =
         permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
     LLVMValueRef P[8], W[4][2], D[2][2][2];
@@ -372,18 +375,6 @@ float alc_jit_fm_ln2f(void)
     return x;
 }
 
-/* The byte index of step 1 for four planes: the two unpack levels leave
- * byte q = 16 l + 8 s1 + 4 s2 + k (k < 4) of the planes in dword 4 l + k
- * of output 2 s1 + s2, which must hold element 16 (2 s1 + s2) + 4 l + k. */
-static void step1_index_f32(uint8_t *ix)
-{
-    for (int q = 0; q < 64; q++) {
-        int l = q / 16, r = q % 16;
-        int s1 = r / 8, s2 = (r / 4) % 2, k = r % 4;
-        ix[q] = (uint8_t)(2 * (16 * (2 * s1 + s2) + 4 * l + k));
-    }
-}
-
 void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
                             LLVMValueRef *t)
 {
@@ -393,7 +384,7 @@ void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     LLVMTypeRef f16v = LLVMVectorType(g->t_f32, 16);
     uint8_t ix[64], pl[2][64];
     pthread_once(&tab_once, tables_init);
-    step1_index_f32(ix);
+    step1_index(ix, 4);
     LLVMValueRef lo =
         permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
     LLVMValueRef P[4], W[2][2];
