@@ -231,8 +231,8 @@ struct pf {
     LLVMValueRef fm_fn;     /* its row function */
     LLVMValueRef fm_on;     /* i1: the matrix allows it (lact's flag) */
     LLVMValueRef fm_c;      /* float column terms (lact + 2 cols + hdr) */
-    LLVMValueRef fm_magic;  /* float (row function: <16 x float>) 2^23 +
-                               127 + e0 */
+    LLVMValueRef fm_bias;   /* i32 (row function: <16 x i32>) -128 (127 +
+                               e0) */
     LLVMValueRef fm_k;      /* double: the shift K */
     LLVMValueRef fm_s[4];   /* row function: allocas of the float sums */
     LLVMValueRef fm_st;     /* alloca: the row function's state */
@@ -660,12 +660,12 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * matrix whose act is nonzero and finite (> 0 for log(wanda)), that value
  * is x = T + La: no zero test fires, no NaN or inf occurs. For those the
  * pass function computes d = x - K in float, 16 lanes at a time, from the
- * table's parts (T = e ln2 + log m), summing d and d^2 per lane in float
- * for FM_FLUSH blocks before adding the sums to the double accumulators --
- * about half the instructions of the double path, which made DSA's pass
- * compute-bound at 30 % of the memory bandwidth (now 50 %; measured, Zen
- * 4). Zero weights stay on the float path when the form gives them a
- * constant (where(wanda == 0, k, .): d = log|k| - K). Every other block
+ * weight's bits and a 128-entry table (jit_logw.c), summing d and d^2 per lane
+ * in float for FM_FLUSH blocks before adding the sums to the double
+ * accumulators -- about half the instructions of the double path, which made
+ * DSA's pass compute-bound at 30 % of the memory bandwidth (now ~55 %;
+ * measured, Zen 4). Zero weights stay on the float path when the form gives
+ * them a constant (where(wanda == 0, k, .): d = log|k| - K). Every other block
  * (a subnormal, inf or NaN weight; a zero without such a where) and every
  * other matrix takes the double path, into the same accumulators.
  *
@@ -673,15 +673,16 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * (alc_jit_fm_prepare) picks K ~ the mean of x (from a sample of the
  * weights and the mean of La), splits it as e0 ln2f + Kc + delta and
  * hands over the column terms c_j = fl32(La_j - Kc - delta), so that
- *   d = fma(e - e0, ln2f, fl32(log m) + c_j)
- * has only terms of the spread's size: e - e0 is exact, ln2f = fl32(ln 2)
- * (a relative 2.7e-9 change of the exponent term, i.e. of var by at most
- * ~5e-9), and each rounding (log m, c_j, the add, the fma) is at most
- * half an ulp of a centred quantity. A float partial holds at most
- * 2 FM_FLUSH terms per lane (two vectors of a block per pair), so its
- * rounding is below (2 FM_FLUSH - 1) u = 7 u of the sum of squares (u =
- * 2^-24 = 6e-8). Per element the roundings are below ~u (|d| + |log m| +
- * |c_j|), which moves the variance by at most ~2 u (1 + E|d| (|log m| +
+ *   d = fma(I, ln2f / 128, TL[m] + c_j),  I = |w| - 128 (127 + e0)
+ * (|w| the 15 magnitude bits, 128 e + m) has only terms of the spread's
+ * size: I is an exact integer and its product exact in the fma, ln2f =
+ * fl32(ln 2) (a relative 2.7e-9 change of the exponent term, i.e. of var
+ * by at most ~5e-9), and each rounding (TL, c_j, the add, the fma) is at
+ * most half an ulp of a centred quantity (0 <= TL < 0.06). A float partial
+ * holds at most 2 FM_FLUSH terms per lane (two vectors of a block per pair), so
+ * its rounding is below (2 FM_FLUSH - 1) u = 7 u of the sum of squares (u =
+ * 2^-24 = 6e-8). Per element the roundings are below ~u (|d| + TL +
+ * |c_j|), which moves the variance by at most ~2 u (1 + E|d| (TL +
  * |c_j|) / var) relative. The result: var within ~1e-6 relative for
  * spreads like real models' (log|wanda| has sd ~1); measured ~5e-9
  * (tests/test_jit.c, test_jit_fm_moments). ALC_JIT_LOGW_EXACT turns the path
@@ -738,7 +739,8 @@ static int fm_plain(const struct alc_ir *ir, int x, int absf, int depth)
 static int fm_enabled(const struct alc_jit_opts *o)
 {
     return lf_enabled(o) && o->logw == ALC_JIT_LOGW_AUTO && o->perturb == 0.0 &&
-           8 % o->unroll == 0 && alc_jit_logw_in_registers();
+           8 % o->unroll == 0 && alc_jit_logw_in_registers() &&
+           alc_llvm_host_has("avx512vnni");
 }
 
 /* FM_* bits of pass ps when it qualifies (every accumulator a VAR of a
@@ -1379,7 +1381,7 @@ static void init_accs(struct pf *f)
 
 /*
  * The float loop is a function of its own, <pass fn>_fm, called once per
- * chunk: i64 fm(w, cols, cterm, magic, slow, st, nrows) sums the blocks
+ * chunk: i64 fm(w, cols, cterm, bias, slow, st, nrows) sums the blocks
  * of all-normal weights into st and lists the others in slow as (row
  * offset, column) pairs (returns how many); the pass function then runs
  * those by the double path, and each row's columns past its last block.
@@ -1439,31 +1441,24 @@ static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c,
     struct alc_cg *g = f->g;
     LLVMBuilderRef b = g->b;
     LLVMValueRef t[4], l16[16];
-    LLVMValueRef ln2 = LLVMConstReal(g->t_f32, (double)alc_jit_fm_ln2f());
+    /* ln2f / 128: I ln2f / 128 exact in the fma's product (|I| < 2^15) */
+    LLVMValueRef ln2 =
+        LLVMConstReal(g->t_f32, (double)alc_jit_fm_ln2f() / 128.0);
     for (int i = 0; i < 16; i++) {
         l16[i] = ln2;
     }
     ln2 = LLVMConstVector(l16, 16);
-    LLVMValueRef zl[8];
     alc_cg_logw_planes_f32(g, wv[0], wv[1], t);
-    if (dz != NULL) {
-        alc_cg_logw_zeros(g, wv[0], wv[1], zl); /* which lanes are +-0 */
-    }
     for (int o = 0; o < 4; o++) {
         int q = o / 2;
-        LLVMValueRef e = alc_cg_logw_expo_f32(g, wv[0], wv[1], o, f->fm_magic);
+        LLVMValueRef e = alc_cg_logw_ifrac_f32(g, wv[0], wv[1], o, f->fm_bias);
         LLVMValueRef idx = LLVMBuildAdd(b, c, i64c(f, 16 * o), "");
         LLVMValueRef p = LLVMBuildGEP2(b, g->t_f32, f->fm_c, &idx, 1, "");
         LLVMValueRef cl = LLVMBuildLoad2(b, fm_vt(f), p, "");
         LLVMSetAlignment(cl, 4);
         LLVMValueRef d = fm_fma(f, e, ln2, LLVMBuildFAdd(b, t[o], cl, ""));
         if (dz != NULL) { /* zero weights: d = z0 - K */
-            LLVMValueRef m[16];
-            for (int i = 0; i < 16; i++) {
-                m[i] = LLVMConstInt(g->t_i32, (unsigned)i, 0);
-            }
-            LLVMValueRef z = LLVMBuildShuffleVector(b, zl[2 * o], zl[2 * o + 1],
-                                                    LLVMConstVector(m, 16), "");
+            LLVMValueRef z = alc_cg_logw_zero_f32(g, wv[0], wv[1], o);
             d = LLVMBuildSelect(b, z, dz, d, "");
         }
         LLVMValueRef s1 = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q], "");
@@ -1494,7 +1489,7 @@ static void fm_flush(struct pf *f, LLVMValueRef st)
 }
 
 /*
- *   i64 fm(w, cols, cterm, magic, slow, st, nrows):
+ *   i64 fm(w, cols, cterm, bias, slow, st, nrows):
  *     sums and count from st; ns = 0
  *     for (r < nrows) for (c = 0; c + 64 <= cols; c += 64)
  *         all normal ? float sums, flushed every FM_FLUSH blocks
@@ -1504,7 +1499,7 @@ static void fm_flush(struct pf *f, LLVMValueRef st)
 static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
 {
     LLVMBuilderRef b = g->b;
-    LLVMTypeRef params[8] = {g->t_ptr, g->t_i64, g->t_ptr, g->t_f32,
+    LLVMTypeRef params[8] = {g->t_ptr, g->t_i64, g->t_ptr, g->t_i32,
                              g->t_ptr, g->t_ptr, g->t_i64, g->t_f32};
     LLVMValueRef fn =
         LLVMAddFunction(g->mod, name, LLVMFunctionType(g->t_i64, params, 8, 0));
@@ -1517,7 +1512,16 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMValueRef slow = LLVMGetParam(fn, 4), st = LLVMGetParam(fn, 5);
     LLVMPositionBuilderAtEnd(b, bb(f, "entry"));
     f->fm_c = LLVMGetParam(fn, 2);
-    f->fm_magic = fm_splat(f, LLVMGetParam(fn, 3));
+    LLVMValueRef bias =
+        LLVMBuildInsertElement(b, LLVMGetPoison(LLVMVectorType(g->t_i32, 16)),
+                               LLVMGetParam(fn, 3), i64c(f, 0), "");
+    LLVMValueRef zeros16[16];
+    for (int i = 0; i < 16; i++) {
+        zeros16[i] = LLVMConstInt(g->t_i32, 0, 0);
+    }
+    f->fm_bias = LLVMBuildShuffleVector(
+        b, bias, LLVMGetPoison(LLVMVectorType(g->t_i32, 16)),
+        LLVMConstVector(zeros16, 16), "");
     LLVMValueRef dz = fm_splat(f, LLVMGetParam(fn, 7));
     LLVMValueRef nrows = LLVMGetParam(fn, 6);
     LLVMValueRef rv = LLVMBuildAlloca(b, g->t_i64, "r");
@@ -1632,9 +1636,10 @@ static void fm_setup(struct pf *f)
     f->fm_dz = LLVMBuildFPTrunc(
         b, LLVMBuildFSub(b, LLVMConstReal(g->t_f64, z0), h[1], ""), g->t_f32,
         "");
-    LLVMValueRef m =
-        LLVMBuildFAdd(b, h[2], LLVMConstReal(g->t_f64, 0x1p23 + 127.0), "");
-    f->fm_magic = LLVMBuildFPTrunc(b, m, g->t_f32, ""); /* exact */
+    LLVMValueRef e0 = LLVMBuildFPToSI(b, h[2], g->t_i32, ""); /* integer */
+    f->fm_bias =
+        LLVMBuildMul(b, LLVMBuildAdd(b, e0, LLVMConstInt(g->t_i32, 127, 0), ""),
+                     LLVMConstInt(g->t_i32, (unsigned long long)-128, 1), "");
     LLVMValueRef idx = LLVMBuildAdd(b, base, i64c(f, ALC_FM_HDR), "");
     f->fm_c = LLVMBuildGEP2(b, g->t_f64, f->arg[A_LACT], &idx, 1, "");
     f->fm_st = LLVMBuildAlloca(b, LLVMArrayType(g->v_f64, FM_ST_N + 1), "st");
@@ -2003,7 +2008,7 @@ static void emit_fm_chunk(struct pf *f)
     LLVMBuildCondBr(b, f->fm_on, call, next);
     LLVMPositionBuilderAtEnd(b, call);
     LLVMValueRef args[8] = {f->arg[A_W],     f->arg[A_COLS], f->fm_c,
-                            f->fm_magic,     f->fm_slow,     f->fm_st,
+                            f->fm_bias,      f->fm_slow,     f->fm_st,
                             f->arg[A_NROWS], f->fm_dz};
     LLVMValueRef ns = LLVMBuildCall2(b, LLVMGlobalGetValueType(f->fm_fn),
                                      f->fm_fn, args, 8, "");

@@ -96,14 +96,17 @@ double alc_jit_logw_bf16_formula(unsigned v);
  * nor NaN), or +-0 as well when zeros. */
 LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
                                 LLVMValueRef w1, int zeros);
-/* t[o] (<16 x float>, o < 4) = fl32 of the BF16 table's log(m) term of
- * elements 16 o .. 16 o + 15 of w0:w1, read in registers (VBMI). */
+/* t[o] (<16 x float>, o = 2 h + s < 4) = TL[m] (jit_logw.c's "Moments in
+ * float") of words 2 k + s (k < 16) of w_h, read in registers (VBMI). */
 void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
                             LLVMValueRef *t);
-/* e - e0 of elements 16 o .. 16 o + 15 as <16 x float> (exact), e the
- * table's exponent; magic = splat float 2^23 + 127 + e0. */
-LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
-                                  LLVMValueRef w1, int o, LLVMValueRef magic);
+/* The same lanes' I = |w| - 128 (127 + e0) as <16 x float> (exact; bias =
+ * splat i32 -128 (127 + e0); AVX-512 VNNI). */
+LLVMValueRef alc_cg_logw_ifrac_f32(struct alc_cg *g, LLVMValueRef w0,
+                                   LLVMValueRef w1, int o, LLVMValueRef bias);
+/* <16 x i1>: which of the same lanes are +-0. */
+LLVMValueRef alc_cg_logw_zero_f32(struct alc_cg *g, LLVMValueRef w0,
+                                  LLVMValueRef w1, int o);
 /* fl32(ln 2), the float path's ln 2. */
 float alc_jit_fm_ln2f(void);
 /* Weights read for K and e0: the first this many of a matrix. */
@@ -112,8 +115,9 @@ float alc_jit_fm_ln2f(void);
 #define ALC_FM_HDR 4
 /* Host side of one BF16 matrix (n weights w, per-column log|act| la, act):
  * hdr[0] = 1 when the float path may run (every la finite; and act > 0
- * when need_pos), hdr[1] = the shift K, hdr[2] = e0; c[j] the float
- * column terms fl32(la[j] - Kc - delta). z0: alc_cg_fm_zero's. */
+ * when need_pos), hdr[1] = the shift K, hdr[2] = e0; c the float column
+ * terms fl32(la[j] - Kc - delta), in alc_cg_logw_planes_f32's lane order
+ * within each whole block of 64 columns. z0: alc_cg_fm_zero's. */
 void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
                         double z0, double *hdr, float *c);

@@ -58,6 +58,9 @@
 #define LN2_LO_BITS 0x3dea39ef35793c76ull
 /* m >= this mantissa (of 128) is at or above sqrt(2): halved, e + 1 */
 #define SPLIT_M 53
+/* fl32(ln 2), the float path's ln 2: I ln2f / 128 is exact in a float
+ * fma's product for |I| < 2^24 */
+#define LN2F_BITS 0x3f317218u
 
 static double from_bits(uint64_t u)
 {
@@ -68,8 +71,8 @@ static double from_bits(uint64_t u)
 
 /* ---- Host tables ---- */
 
-static double tm_bf16[128];    /* log(m) for the 128 BF16 mantissas */
-static float tm_f32[128];      /* the same, rounded to float (moments) */
+static double tm_bf16[128]; /* log(m) for the 128 BF16 mantissas */
+static float tl_f32[128];   /* moments in float: log(1 + m/128) - m ln2f/128 */
 static double tab_f16[32768];  /* log|w| by the 15 magnitude bits */
 static double tab_bf16[32768]; /* likewise, BF16 (formula, see above) */
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
@@ -95,7 +98,7 @@ static void tables_init(void)
     for (int m = 0; m < 128; m++) {
         double x = 1.0 + m / 128.0;
         tm_bf16[m] = lg(m >= SPLIT_M ? x / 2.0 : x);
-        tm_f32[m] = (float)tm_bf16[m];
+        tl_f32[m] = (float)(lg(x) - m * ((double)alc_jit_fm_ln2f() / 128.0));
     }
     for (unsigned v = 0; v < 32768; v++) {
         unsigned e = v >> 7;
@@ -357,15 +360,22 @@ LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
 
 /* ---- Moments in float (jit_codegen.c's "Moments in float") ----
  *
- * The same lookup with four byte planes of fl32(TM[m]) instead of eight
- * of the double, two unpack levels instead of three: 16 floats per output
- * vector. The exponent part stays exact (e - e0 as a float by one word
- * permute and a subtraction), so the only roundings are TM's to float and
- * the arithmetic on centred values (see jit_codegen.c for the bound).
+ * log|w| of a normal BF16 magnitude v = 128 e + m (e the biased exponent)
+ * is (e - 127) ln 2 + log(1 + m / 128). The float path splits it as
+ *
+ *   I ln2f / 128 + TL[m],  I = v - 128 (127 + e0),
+ *   TL[m] = fl32(log(1 + m / 128) - m ln2f / 128)  (0 <= TL < 0.06)
+ *
+ * so the exponent and the mantissa's linear part come from the integer I,
+ * exact (one vpdpwssd takes the even or odd words of a pair of weights,
+ * minus the bias, into dwords, one vcvtdq2ps makes them floats), and only
+ * TL is looked up: four byte planes of the float, two unpack levels, 16
+ * floats per output vector. Output vector o = 2 h + s holds words 2 k + s
+ * (k < 16) of w_h, the order vpdpwssd gives; the host stores the column
+ * terms in that order (alc_jit_fm_prepare). The only roundings are TL's
+ * to float and the arithmetic on centred values (jit_codegen.c bounds
+ * them); TL is smaller than the split table's log m (|log m| < 0.35).
  */
-
-/* fl32(ln 2): e ln2f is exact in a float fma's product for |e| < 2^8 */
-#define LN2F_BITS 0x3f317218u
 
 float alc_jit_fm_ln2f(void)
 {
@@ -373,6 +383,17 @@ float alc_jit_fm_ln2f(void)
     float x;
     memcpy(&x, &u, sizeof x);
     return x;
+}
+
+/* The byte index of the float lookup: packed byte q = 16 l + 8 s1 + 4 s2
+ * + k lands in dword 4 l + k of output 2 s1 + s2 (step1_index's comment),
+ * which holds word 2 (4 l + k) + s2 of w_s1. */
+static void fm_index(uint8_t *ix)
+{
+    for (int q = 0; q < 64; q++) {
+        int l = q / 16, s1 = (q / 8) % 2, s2 = (q / 4) % 2, k = q % 4;
+        ix[q] = (uint8_t)(2 * (32 * s1 + 2 * (4 * l + k) + s2));
+    }
 }
 
 void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
@@ -384,14 +405,14 @@ void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     LLVMTypeRef f16v = LLVMVectorType(g->t_f32, 16);
     uint8_t ix[64], pl[2][64];
     pthread_once(&tab_once, tables_init);
-    step1_index(ix, 4);
+    fm_index(ix);
     LLVMValueRef lo =
         permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
     LLVMValueRef P[4], W[2][2];
     for (int p = 0; p < 4; p++) {
         for (int i = 0; i < 128; i++) {
             uint32_t u;
-            memcpy(&u, &tm_f32[i], sizeof u);
+            memcpy(&u, &tl_f32[i], sizeof u);
             pl[i / 64][i % 64] = (uint8_t)(u >> (8 * p));
         }
         P[p] = permi2b(g, const_bytes(g, pl[0]), lo, const_bytes(g, pl[1]));
@@ -409,25 +430,39 @@ void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     }
 }
 
-LLVMValueRef alc_cg_logw_expo_f32(struct alc_cg *g, LLVMValueRef w0,
-                                  LLVMValueRef w1, int o, LLVMValueRef magic)
+static LLVMValueRef splat32(struct alc_cg *g, uint32_t x)
+{
+    LLVMValueRef v[16];
+    for (int i = 0; i < 16; i++) {
+        v[i] = LLVMConstInt(g->t_i32, x, 0);
+    }
+    return LLVMConstVector(v, 16);
+}
+
+LLVMValueRef alc_cg_logw_ifrac_f32(struct alc_cg *g, LLVMValueRef w0,
+                                   LLVMValueRef w1, int o, LLVMValueRef bias)
 {
     LLVMBuilderRef b = g->b;
-    LLVMValueRef v =
-        LLVMBuildAnd(b, o < 2 ? w0 : w1, splat16(g, 32, 0x7fff), "");
-    v = LLVMBuildAdd(b, v, splat16(g, 32, 128 - SPLIT_M), "");
-    v = LLVMBuildLShr(b, v, splat16(g, 32, 7), "");
-    LLVMValueRef idx[32];
-    for (int i = 0; i < 32; i++) {
-        idx[i] = LLVMConstInt(
-            g->t_i16, i % 2 ? 32u : (unsigned)(16 * (o % 2) + i / 2), 0);
-    }
-    LLVMValueRef args[3] = {v, LLVMConstVector(idx, 32),
-                            splat16(g, 32, 0x4b00)};
-    LLVMValueRef e = alc_cg_intrinsic(g, "llvm.x86.avx512.vpermi2var.hi.512",
-                                      NULL, 0, args, 3);
-    return LLVMBuildFSub(b, cast(g, e, LLVMVectorType(g->t_f32, 16)), magic,
-                         "");
+    LLVMTypeRef d16 = LLVMVectorType(g->t_i32, 16);
+    /* |w| as words: the same value alc_cg_logw_normal tests (shared) */
+    LLVMValueRef a = cast(
+        g, LLVMBuildAnd(b, o < 2 ? w0 : w1, splat16(g, 32, 0x7fff), ""), d16);
+    /* LLVM 16's operands are <16 x i32> (later versions: <32 x i16>) */
+    LLVMValueRef args[3] = {bias, a, splat32(g, o % 2 ? 0x10000u : 1u)};
+    LLVMValueRef i =
+        alc_cg_intrinsic(g, "llvm.x86.avx512.vpdpwssd.512", NULL, 0, args, 3);
+    return LLVMBuildSIToFP(b, i, LLVMVectorType(g->t_f32, 16), "");
+}
+
+LLVMValueRef alc_cg_logw_zero_f32(struct alc_cg *g, LLVMValueRef w0,
+                                  LLVMValueRef w1, int o)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMTypeRef d16 = LLVMVectorType(g->t_i32, 16);
+    LLVMValueRef a =
+        LLVMBuildAnd(b, cast(g, o < 2 ? w0 : w1, d16),
+                     splat32(g, o % 2 ? 0x7fff0000u : 0x7fffu), "");
+    return LLVMBuildICmp(b, LLVMIntEQ, a, splat32(g, 0), "");
 }
 
 LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
@@ -484,7 +519,14 @@ void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
     hdr[1] = e0 * ln2f + kc + delta;
     hdr[2] = e0;
     hdr[3] = 0.0;
+    /* within each whole block of 64 columns, in the lookup's order:
+     * position 16 o + k holds column 32 h + 2 k + s, o = 2 h + s */
     for (int64_t j = 0; j < cols; j++) {
-        c[j] = ok ? (float)(la[j] - kc - delta) : 0.0f;
+        int64_t p = j;
+        if (j < cols / 64 * 64) {
+            int r = (int)(j % 64), h = r / 32, l = (r % 32) / 2, s = r % 2;
+            p = j - r + 16 * (2 * h + s) + l;
+        }
+        c[p] = ok ? (float)(la[j] - kc - delta) : 0.0f;
     }
 }
