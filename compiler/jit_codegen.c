@@ -663,7 +663,7 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * weight's bits and a 128-entry table (jit_logw.c), summing d and d^2 per lane
  * in float for FM_FLUSH blocks before adding the sums to the double
  * accumulators -- about half the instructions of the double path, which made
- * DSA's pass compute-bound at 30 % of the memory bandwidth (now ~55 %;
+ * DSA's pass compute-bound at 30 % of the memory bandwidth (now ~53 %;
  * measured, Zen 4). Zero weights stay on the float path when the form gives
  * them a constant (where(wanda == 0, k, .): d = log|k| - K). Every other block
  * (a subnormal, inf or NaN weight; a zero without such a where) and every
