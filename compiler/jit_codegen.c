@@ -1413,10 +1413,11 @@ static LLVMValueRef fm_st_slot(struct pf *f, LLVMValueRef st, int unit)
 
 static LLVMValueRef wide_half(struct pf *f, LLVMValueRef v, int h);
 
-/* <16 x float> of a float scalar. */
+/* 16 lanes of the scalar x (float, or the i32 bias). */
 static LLVMValueRef fm_splat(struct pf *f, LLVMValueRef x)
 {
-    LLVMValueRef undef = LLVMGetPoison(fm_vt(f)), zeros[16];
+    LLVMValueRef undef = LLVMGetPoison(LLVMVectorType(LLVMTypeOf(x), 16));
+    LLVMValueRef zeros[16];
     for (int i = 0; i < 16; i++) {
         zeros[i] = LLVMConstInt(f->g->t_i32, 0, 0);
     }
@@ -1512,16 +1513,7 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMValueRef slow = LLVMGetParam(fn, 4), st = LLVMGetParam(fn, 5);
     LLVMPositionBuilderAtEnd(b, bb(f, "entry"));
     f->fm_c = LLVMGetParam(fn, 2);
-    LLVMValueRef bias =
-        LLVMBuildInsertElement(b, LLVMGetPoison(LLVMVectorType(g->t_i32, 16)),
-                               LLVMGetParam(fn, 3), i64c(f, 0), "");
-    LLVMValueRef zeros16[16];
-    for (int i = 0; i < 16; i++) {
-        zeros16[i] = LLVMConstInt(g->t_i32, 0, 0);
-    }
-    f->fm_bias = LLVMBuildShuffleVector(
-        b, bias, LLVMGetPoison(LLVMVectorType(g->t_i32, 16)),
-        LLVMConstVector(zeros16, 16), "");
+    f->fm_bias = fm_splat(f, LLVMGetParam(fn, 3));
     LLVMValueRef dz = fm_splat(f, LLVMGetParam(fn, 7));
     LLVMValueRef nrows = LLVMGetParam(fn, 6);
     LLVMValueRef rv = LLVMBuildAlloca(b, g->t_i64, "r");

@@ -160,13 +160,18 @@ static LLVMValueRef const_bytes(struct alc_cg *g, const uint8_t *x)
     return LLVMConstVector(e, 64);
 }
 
-static LLVMValueRef splat16(struct alc_cg *g, int n, unsigned x)
+static LLVMValueRef splat_int(LLVMTypeRef t, int n, unsigned x)
 {
     LLVMValueRef e[32];
     for (int i = 0; i < n; i++) {
-        e[i] = LLVMConstInt(g->t_i16, x, 0);
+        e[i] = LLVMConstInt(t, x, 0);
     }
     return LLVMConstVector(e, (unsigned)n);
+}
+
+static LLVMValueRef splat16(struct alc_cg *g, int n, unsigned x)
+{
+    return splat_int(g->t_i16, n, x);
 }
 
 /* vpermi2b: byte i of the result is (idx[i] & 64 ? hi : lo)[idx[i] & 63]. */
@@ -219,6 +224,22 @@ static void step1_index(uint8_t *ix, int n)
     }
 }
 
+/* P[p] (p < width) = byte p of tab[idx] for the 64 7-bit indices lo,
+ * tab 128 values of width bytes (byte planes, two registers each). */
+static void byte_planes(struct alc_cg *g, LLVMValueRef lo, const void *tab,
+                        size_t width, LLVMValueRef *P)
+{
+    uint8_t pl[2][64];
+    for (size_t p = 0; p < width; p++) {
+        for (int i = 0; i < 128; i++) {
+            uint64_t u = 0;
+            memcpy(&u, (const char *)tab + (size_t)i * width, width);
+            pl[i / 64][i % 64] = (uint8_t)(u >> (8 * p));
+        }
+        P[p] = permi2b(g, const_bytes(g, pl[0]), lo, const_bytes(g, pl[1]));
+    }
+}
+
 /* TM[m] as doubles for the 64 weights of w0:w1 (<32 x i16> each), q[j]
  * holding elements 8 j .. 8 j + 7. */
 static void planes_lookup(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
@@ -226,20 +247,13 @@ static void planes_lookup(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
 {
     LLVMTypeRef i8 = LLVMInt8TypeInContext(g->ctx);
     LLVMTypeRef b64 = LLVMVectorType(i8, 64);
-    uint8_t ix[64], pl[2][64];
+    uint8_t ix[64];
     pthread_once(&tab_once, tables_init);
     step1_index(ix, 2);
     LLVMValueRef lo =
         permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
     LLVMValueRef P[8], W[4][2], D[2][2][2];
-    for (int p = 0; p < 8; p++) {
-        for (int i = 0; i < 128; i++) {
-            uint64_t u;
-            memcpy(&u, &tm_bf16[i], sizeof u);
-            pl[i / 64][i % 64] = (uint8_t)(u >> (8 * p));
-        }
-        P[p] = permi2b(g, const_bytes(g, pl[0]), lo, const_bytes(g, pl[1]));
-    }
+    byte_planes(g, lo, tm_bf16, sizeof tm_bf16[0], P);
     for (int k = 0; k < 4; k++) { /* plane pairs (0 1) (2 3) (4 5) (6 7) */
         for (int s1 = 0; s1 < 2; s1++) {
             W[k][s1] = unpack(g, P[2 * k], P[2 * k + 1], 64, s1);
@@ -403,20 +417,13 @@ void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     LLVMTypeRef b64 = LLVMVectorType(i8, 64);
     LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
     LLVMTypeRef f16v = LLVMVectorType(g->t_f32, 16);
-    uint8_t ix[64], pl[2][64];
+    uint8_t ix[64];
     pthread_once(&tab_once, tables_init);
     fm_index(ix);
     LLVMValueRef lo =
         permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
     LLVMValueRef P[4], W[2][2];
-    for (int p = 0; p < 4; p++) {
-        for (int i = 0; i < 128; i++) {
-            uint32_t u;
-            memcpy(&u, &tl_f32[i], sizeof u);
-            pl[i / 64][i % 64] = (uint8_t)(u >> (8 * p));
-        }
-        P[p] = permi2b(g, const_bytes(g, pl[0]), lo, const_bytes(g, pl[1]));
-    }
+    byte_planes(g, lo, tl_f32, sizeof tl_f32[0], P);
     for (int h = 0; h < 2; h++) { /* plane pairs (0 1), (2 3) */
         for (int s1 = 0; s1 < 2; s1++) {
             W[h][s1] = cast(g, unpack(g, P[2 * h], P[2 * h + 1], 64, s1), w32);
@@ -432,11 +439,7 @@ void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
 
 static LLVMValueRef splat32(struct alc_cg *g, uint32_t x)
 {
-    LLVMValueRef v[16];
-    for (int i = 0; i < 16; i++) {
-        v[i] = LLVMConstInt(g->t_i32, x, 0);
-    }
-    return LLVMConstVector(v, 16);
+    return splat_int(g->t_i32, 16, x);
 }
 
 LLVMValueRef alc_cg_logw_ifrac_f32(struct alc_cg *g, LLVMValueRef w0,
