@@ -14,7 +14,8 @@
  *     the backend's bit for bit: both run plan.c's host stages on the same
  *     inputs;
  *   - every element reduction must equal the JIT's own bit for bit where
- *     the result does not depend on the order of summation (min, max,
+ *     the result does not depend on the order of summation nor on how the
+ *     log/exp family is computed (min and max of element code without it,
  *     count, and sums/means of integer-valued operands), else within a
  *     relative 1e-6 (|a - b| <= 1e-6 max(1, |a|, |b|)): the backends sum
  *     in different orders (JIT: chunks of whole rows, 8 lanes; GPU: tiles of
@@ -311,6 +312,32 @@ static inline struct alc_compiled *bc_eval(const struct alc_ir *ir,
     return c;
 }
 
+/* Evaluates ir with backend ops be directly, past alloc.c's cache (which
+ * would hand one device's or setting's compiled state to another). */
+static inline void bc_run_direct(const struct alc_backend_ops *be,
+                                 const struct alc_ir *ir,
+                                 const struct alc_units *U, double S,
+                                 struct bc_result *r)
+{
+    struct alc_ir cir;
+    struct alc_diag d;
+    struct alc_eval_opts eo = {.S = S};
+    alc_diag_init(&d);
+    assert_int_equal(alc_ir_compact(ir, &cir), 0);
+    void *st = be->compile(&cir, &d);
+    if (st == NULL) {
+        fail_msg("compile: %s", alc_diag_text(&d));
+    }
+    bc_result_init(r, cir.n_nodes, U->n_units);
+    struct alc_eval_out out = {r->sparsity, r->score, r->nodes, 0.0};
+    if (be->evaluate(st, &cir, U, &eo, &out, &d) != 0) {
+        fail_msg("evaluate: %s", alc_diag_text(&d));
+    }
+    be->release(st);
+    alc_ir_free(&cir);
+    alc_diag_free(&d);
+}
+
 /* ---- Comparison ---- */
 
 struct bc_counts {
@@ -325,14 +352,45 @@ static inline int bc_elem_red(const struct alc_ir *ir, int i)
            ir->nodes[n->arg[0]].level == ALC_LV_ELEM;
 }
 
-/* Whether element reduction i is exact in any summation order. */
+/* Whether the element code of node x reads log, exp, sigmoid or softplus
+ * (the family the reference perturbs, which a backend may compute to other
+ * bits: the GPU's libm, the table path for logs of BF16 weights). */
+static inline int bc_elem_transc(const struct alc_ir *ir, int x,
+                                 unsigned char *seen)
+{
+    const struct alc_ir_node *n = &ir->nodes[x];
+    if (n->level != ALC_LV_ELEM || seen[x]) {
+        return 0;
+    }
+    seen[x] = 1;
+    if (n->op == ALC_OP_LOG || n->op == ALC_OP_EXP || n->op == ALC_OP_SIGMOID ||
+        n->op == ALC_OP_SOFTPLUS) {
+        return 1;
+    }
+    for (int a = 0; a < n->nargs; a++) {
+        if (bc_elem_transc(ir, n->arg[a], seen)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether element reduction i is exact in any summation order and with
+ * any correctly rounded element code: min and max of values without the
+ * log/exp family, count, sums of integer-valued operands. */
 static inline int bc_exact_node(const struct alc_ir *ir, int i)
 {
     const struct alc_ir_node *n = &ir->nodes[i];
     unsigned fl = alc_op_table[ir->nodes[n->arg[0]].op].flags;
+    unsigned char *seen = NULL;
+    int transc = 0;
     switch (n->op) {
     case ALC_OP_MIN:
     case ALC_OP_MAX:
+        seen = calloc((size_t)ir->n_nodes + 1, 1);
+        transc = bc_elem_transc(ir, n->arg[0], seen);
+        free(seen);
+        return !transc;
     case ALC_OP_CNT:
         return 1;
     case ALC_OP_SUM:
