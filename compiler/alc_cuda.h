@@ -5,12 +5,14 @@
  * bench/bench_cuda.c. Named alc_cuda.h so that it never shadows the
  * toolkit's <cuda.h>.
  *
- * Four files:
+ * Five files:
  *   cuda_emit.c    CUDA C for the passes of a plan (plan.h): per pass one
  *                  `extern "C" __global__` kernel over fixed tiles of
  *                  ALC_CUDA_TILE elements, and one kernel (alc_combine)
  *                  that combines a unit's tile records in a fixed pairwise
  *                  tree;
+ *   cuda_logw.c    logs of the Wanda metric of BF16 weights by table
+ *                  (which passes qualify, the tables, the act logs);
  *   cuda_nvrtc.c   NVRTC (dlopen'ed libnvrtc) compiling that source to PTX
  *                  or CUBIN for an explicit architecture;
  *   cuda_driver.c  the CUDA driver API, dlopen("libcuda.so.1") at run time,
@@ -58,6 +60,8 @@ struct alc_cuda_emit_opts {
     int threads;        /* block size emitted; 0 = ALC_CUDA_THREADS (the
                            backend always uses the default; tests of the
                            host emulation may pick a smaller block) */
+    int no_logw;        /* 1: no table path for log|wanda| of BF16 weights
+                           (cuda_logw.c); every pass as its element code */
 };
 
 /*
@@ -171,7 +175,10 @@ void alc_cuda_set_arch(int arch);
  * every matrix's (weight pointer, act pointer, dtype, rows, cols) and the
  * unit boundaries, is shared by every compiled program, and is replaced
  * only when an evaluation passes different units. So a search evaluating
- * hundreds of candidates over the same units uploads once.
+ * hundreds of candidates over the same units uploads once. For programs
+ * whose logs of BF16 weights take the table path (cuda_logw.c) it also
+ * holds each BF16 matrix's log|act| and log act (2 doubles per column),
+ * computed on the host the first time such a program meets the units.
  *
  * The mirror assumes the host data behind those pointers does not change
  * while it is resident. A runtime that modifies weights or act vectors in
@@ -186,7 +193,7 @@ void alc_cuda_release_units(void);
 struct alc_cuda_stats {
     uint64_t evaluations;
     uint64_t uploads;        /* mirror (re)builds */
-    uint64_t bytes_uploaded; /* weights and act vectors */
+    uint64_t bytes_uploaded; /* weights, act vectors and act logs */
     uint64_t launches;       /* kernel launches */
     uint64_t compiles;       /* NVRTC compilations by the backend */
     double compile_seconds;
@@ -200,6 +207,10 @@ void alc_cuda_stats_reset(void);
 /* Times every pass kernel with device events (synchronises; for the
  * benchmark). Off by default. */
 void alc_cuda_set_timing(int on);
+/* Whether later compilations use the table path for logs of BF16 weights'
+ * wanda (cuda_logw.c; on by default). Off: every pass runs its element
+ * code as written (for comparisons: bench_cuda --no-logw, the tests). */
+void alc_cuda_set_logw(int on);
 
 /*
  * Device-to-device copy bandwidth: copies a bytes-sized buffer `reps`

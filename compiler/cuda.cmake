@@ -12,8 +12,8 @@ target_link_libraries(alc_backend_select PUBLIC alc_front alc_common)
 alc_target_defaults(alc_backend_select)
 
 if(ALC_HAVE_CUDA)
-  add_library(alc_cuda STATIC cuda_emit.c cuda_nvrtc.c cuda_driver.c
-              cuda_backend.c)
+  add_library(alc_cuda STATIC cuda_emit.c cuda_logw.c cuda_nvrtc.c
+              cuda_driver.c cuda_backend.c)
   target_include_directories(alc_cuda PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
   target_include_directories(alc_cuda SYSTEM PRIVATE ${NVRTC_INCLUDE_DIR})
   # The configured NVRTC is the first one tried at run time.

@@ -26,7 +26,11 @@
  * alc_cuda_release_units in alc_cuda.h for its lifetime. Matrices are packed
  * into one device allocation at 256-byte aligned offsets (the kernels' 16-
  * byte vector loads rely on it), then cut into tiles of ALC_CUDA_TILE
- * elements, unit by unit, matrix by matrix (the record order).
+ * elements, unit by unit, matrix by matrix (the record order). A program
+ * with a table path (cuda_logw.c) also needs the act logs of the BF16
+ * matrices: computed on the host with ops.c's log and uploaded into a
+ * second allocation, once, when the first such program meets the units
+ * (mirror_add_lact; the weights stay).
  */
 #include <math.h>
 #include <pthread.h>
@@ -51,6 +55,7 @@ struct mkey {
 /* Bits of struct mirror.have. */
 #define HAVE_W 1u
 #define HAVE_ACT 2u
+#define HAVE_LACT 4u /* act logs of the BF16 matrices (cuda_logw.c) */
 
 struct mirror {
     struct alc_cuda_dev *dev; /* NULL: empty */
@@ -58,8 +63,9 @@ struct mirror {
     int n_mats;
     int *unit_mats;              /* (n_units) matrices per unit */
     struct mkey *keys;           /* (n_mats) */
-    unsigned have;               /* HAVE_W | HAVE_ACT uploaded */
+    unsigned have;               /* HAVE_* uploaded */
     uint64_t data;               /* device: packed weights and acts */
+    uint64_t lact;               /* device: packed act logs, or 0 */
     struct alc_cuda_tile *tiles; /* (n_tiles) host copy */
     int64_t n_tiles;
     uint64_t d_tiles;
@@ -78,6 +84,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct alc_cuda_dev *override_dev;
 static int arch_override;
 static int timing;
+static int no_logw; /* alc_cuda_set_logw(0) */
 static struct alc_cuda_stats stats;
 static struct mirror mir;
 static struct scratch scr;
@@ -122,6 +129,7 @@ static void mirror_release(void)
     struct alc_cuda_dev *dev = mir.dev;
     if (dev != NULL) {
         dev->ops->mem_free(dev, mir.data);
+        dev->ops->mem_free(dev, mir.lact);
         dev->ops->mem_free(dev, mir.d_tiles);
         dev->ops->mem_free(dev, mir.d_first);
         dev->ops->mem_free(dev, mir.d_count);
@@ -325,6 +333,89 @@ static int upload_index(struct alc_cuda_dev *dev, struct alc_diag *d)
     return 0;
 }
 
+/* Whether the table path can read matrix mv (cuda_logw.c): BF16 with an
+ * act vector and cols % 8 == 0. */
+static int lact_wanted(const struct alc_mat_view *mv)
+{
+    return mv->dtype == ALC_DT_BF16 && mv->act != NULL && mv->cols % 8 == 0 &&
+           mat_numel(mv) > 0;
+}
+
+/* Adds the act logs (alc_cuda_lw_lact, (2, cols) doubles) of every matrix
+ * lact_wanted takes to a built mirror: one more allocation, the tiles'
+ * lact set and the tile index uploaded again; weights and acts untouched. */
+static int mirror_add_lact(struct alc_cuda_dev *dev,
+                           const struct alc_units *units, struct alc_diag *d)
+{
+    size_t *off = malloc(((size_t)mir.n_mats + 1) * sizeof *off);
+    size_t total = 0, max_cols = 0;
+    double *h = NULL;
+    int k = 0, rc = -1;
+    if (off == NULL) {
+        goto oom;
+    }
+    for (int u = 0; u < units->n_units; u++) {
+        for (int m = 0; m < units->units[u].n_mats; m++, k++) {
+            const struct alc_mat_view *mv = &units->units[u].mats[m];
+            off[k] = SIZE_MAX;
+            if (lact_wanted(mv)) {
+                off[k] = total;
+                total += align_up(2 * (size_t)mv->cols * sizeof(double));
+                max_cols =
+                    (size_t)mv->cols > max_cols ? (size_t)mv->cols : max_cols;
+            }
+        }
+    }
+    h = malloc((2 * max_cols + 1) * sizeof *h);
+    if (h == NULL) {
+        goto oom;
+    }
+    if (total > 0 && dev->ops->mem_alloc(dev, &mir.lact, total, d) != 0) {
+        goto done;
+    }
+    k = 0;
+    for (int u = 0; u < units->n_units; u++) {
+        for (int m = 0; m < units->units[u].n_mats; m++, k++) {
+            const struct alc_mat_view *mv = &units->units[u].mats[m];
+            size_t n = 2 * (size_t)mv->cols * sizeof(double);
+            if (off[k] == SIZE_MAX) {
+                continue;
+            }
+            alc_cuda_lw_lact(mv->act, mv->cols, h);
+            if (dev->ops->htod(dev, mir.lact + off[k], h, n, d) != 0) {
+                goto done;
+            }
+            stats.bytes_uploaded += n;
+        }
+    }
+    /* the tiles in build_tiles' order: unit, matrix, start */
+    k = 0;
+    int64_t rec = 0;
+    for (int u = 0; u < units->n_units; u++) {
+        for (int m = 0; m < units->units[u].n_mats; m++, k++) {
+            int64_t n = mat_numel(&units->units[u].mats[m]);
+            for (int64_t st = 0; st < n; st += ALC_CUDA_TILE, rec++) {
+                mir.tiles[rec].lact =
+                    off[k] != SIZE_MAX ? mir.lact + off[k] : 0;
+            }
+        }
+    }
+    if (mir.n_tiles > 0 &&
+        dev->ops->htod(dev, mir.d_tiles, mir.tiles,
+                       (size_t)mir.n_tiles * sizeof *mir.tiles, d) != 0) {
+        goto done;
+    }
+    mir.have |= HAVE_LACT;
+    rc = 0;
+    goto done;
+oom:
+    alc_diag_errorf(d, "out of memory building the device mirror");
+done:
+    free(off);
+    free(h);
+    return rc;
+}
+
 /* Makes the mirror hold units with at least `need` uploaded. */
 static int mirror_ensure(struct alc_cuda_dev *dev,
                          const struct alc_units *units, unsigned need,
@@ -335,10 +426,17 @@ static int mirror_ensure(struct alc_cuda_dev *dev,
     if (mirror_matches(dev, units, need)) {
         return 0;
     }
+    if ((need & HAVE_LACT) && mirror_matches(dev, units, need & ~HAVE_LACT)) {
+        if (mirror_add_lact(dev, units, d) != 0) {
+            mirror_release();
+            return -1;
+        }
+        return 0;
+    }
     unsigned have = need | (mir.dev == dev ? mir.have : 0u);
     mirror_release();
     mir.dev = dev;
-    mir.have = have;
+    mir.have = have & ~HAVE_LACT; /* mirror_add_lact sets it */
     if (mirror_keys(units) != 0) {
         goto oom;
     }
@@ -357,7 +455,8 @@ static int mirror_ensure(struct alc_cuda_dev *dev,
     }
     build_tiles(units, w_off, a_off);
     if (upload_mats(dev, units, w_off, a_off, d) != 0 ||
-        upload_index(dev, d) != 0) {
+        upload_index(dev, d) != 0 ||
+        ((have & HAVE_LACT) && mirror_add_lact(dev, units, d) != 0)) {
         goto done;
     }
     stats.uploads++;
@@ -388,6 +487,7 @@ struct cstate {
     uint64_t layout;     /* device: every pass's alc_cuda_layout */
     int64_t *layout_off; /* (n_passes) offsets into it, in int32s */
     unsigned need;       /* HAVE_* the passes read */
+    int no_logw;         /* compiled without the table path */
 };
 
 int alc_cuda_pick_arch(const struct alc_cuda_dev *dev)
@@ -536,7 +636,8 @@ static void cuda_release(void *state)
     free(s);
 }
 
-static unsigned plan_needs(const struct alc_plan *p)
+static unsigned plan_needs(const struct alc_ir *ir, const struct alc_plan *p,
+                           int no_lw)
 {
     const unsigned w_in = (1u << ALC_IN_WANDA) | (1u << ALC_IN_WEIGHT);
     const unsigned act_in = (1u << ALC_IN_WANDA) | (1u << ALC_IN_ACT);
@@ -545,13 +646,13 @@ static unsigned plan_needs(const struct alc_plan *p)
         need |= (p->passes[k].inputs & w_in) ? HAVE_W : 0u;
         need |= (p->passes[k].inputs & act_in) ? HAVE_ACT : 0u;
     }
-    return need;
+    return need | (!no_lw && alc_cuda_lw_plan(ir, p) ? HAVE_LACT : 0u);
 }
 
 static int state_emit(struct cstate *s, struct alc_diag *d)
 {
     struct alc_sb sb;
-    struct alc_cuda_emit_opts o = {"alc_", s->dev->threads};
+    struct alc_cuda_emit_opts o = {"alc_", s->dev->threads, s->no_logw};
     alc_sb_init(&sb);
     alc_cuda_emit_prelude(&o, &sb);
     alc_sb_puts(&sb, "\n");
@@ -572,6 +673,7 @@ static void *cuda_compile(const struct alc_ir *ir, struct alc_diag *d)
     }
     pthread_mutex_lock(&mu);
     s->dev = current_dev(d);
+    s->no_logw = no_logw;
     pthread_mutex_unlock(&mu);
     if (s->dev == NULL) {
         free(s);
@@ -587,7 +689,7 @@ static void *cuda_compile(const struct alc_ir *ir, struct alc_diag *d)
         free(s);
         return NULL;
     }
-    s->need = plan_needs(&s->plan);
+    s->need = plan_needs(&s->ir, &s->plan, s->no_logw);
     s->fn = calloc((size_t)s->plan.n_passes + 1, sizeof *s->fn);
     if (s->fn == NULL || state_emit(s, d) != 0 ||
         (s->dev->want != ALC_CUDA_WANT_NONE && state_nvrtc(s, d) != 0) ||
@@ -962,6 +1064,13 @@ void alc_cuda_stats_reset(void)
 {
     pthread_mutex_lock(&mu);
     memset(&stats, 0, sizeof stats);
+    pthread_mutex_unlock(&mu);
+}
+
+void alc_cuda_set_logw(int on)
+{
+    pthread_mutex_lock(&mu);
+    no_logw = !on;
     pthread_mutex_unlock(&mu);
 }
 

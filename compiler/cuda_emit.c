@@ -37,8 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alc_cuda.h"
 #include "backend.h"
+#include "cuda_internal.h"
 
 /* ---- The prelude ---- */
 
@@ -68,6 +68,7 @@ static const char prelude_body[] =
     "    int unit;\n"
     "    int dtype;           /* ALC_DT_* */\n"
     "    int pad;\n"
+    "    const double *lact;  /* (2, cols) log|act|, log act; or null */\n"
     "};\n"
     "\n"
     "/* The one parameter of every kernel (struct alc_cuda_args). */\n"
@@ -90,7 +91,7 @@ static const char prelude_body[] =
     "each */\n"
     "    long long n_slots;            /* NS: doubles per record */\n"
     "};\n"
-    "static_assert(sizeof(struct alc_tile) == 80, \"alc_tile layout\");\n"
+    "static_assert(sizeof(struct alc_tile) == 88, \"alc_tile layout\");\n"
     "static_assert(sizeof(struct alc_args) == 104, \"alc_args layout\");\n"
     "\n"
     "ALC_FN double alc_inf(void)\n"
@@ -452,6 +453,8 @@ void alc_cuda_emit_prelude(const struct alc_cuda_emit_opts *o,
     alc_sb_printf(out, "#define ALC_ACC_VAR %d\n", (int)ALC_ACC_VAR);
     alc_sb_printf(out, "#define ALC_ACC_STORE %d\n", (int)ALC_ACC_STORE);
     alc_sb_puts(out, prelude_body);
+    alc_sb_puts(out, "\n");
+    alc_cuda_lw_prelude(out);
 }
 
 /* ---- Element-level ops ---- */
@@ -548,7 +551,12 @@ struct em {
     int ns;          /* record size (doubles) */
     int max_state;   /* largest accumulator state (1 or 4) */
     int reads_w, reads_act;
-    int unroll; /* unroll the 8 elements of a step (cheap element code) */
+    int unroll;  /* unroll the 8 elements of a step (cheap element code) */
+    int no_logw; /* alc_cuda_emit_opts.no_logw */
+    struct alc_cuda_lw_acc *lw;     /* (n_accs) the pass's table path (section
+                                       "Logs by table"), or NULL */
+    struct alc_cuda_lw_acc *lw_buf; /* (max n_accs) its storage */
+    int lw_pos;                     /* some accumulator reads log act */
     struct alc_sb *out;
 };
 
@@ -810,6 +818,468 @@ static void emit_loop(struct em *e)
     alc_sb_puts(o, "        }\n");
 }
 
+/* ---- The pass kernel: logs by table (cuda_logw.c) ---- */
+
+/*
+ * A pass whose every accumulator reads a log form of wanda (DSA's
+ * var(log(abs(where(wanda == 0, 1, wanda))))) gets a second loop for BF16
+ * tiles of matrices with cols % 8 == 0 whose mirror holds the act logs:
+ *
+ *   cells of 8 columns x 1 row; W = min(cols / 8, threads) threads per row
+ *   of cells, P = threads / W rows at once: thread t takes the cell column
+ *   g = t % W (then g + W, ...) and every P-th row of the tile from t / W,
+ *   so the lanes of a warp read consecutive 16 bytes of a row (or of
+ *   consecutive rows) and each thread loads its 8 columns' act logs once
+ *   per cell column, not once per cell (they are 4x the weight bytes);
+ *   weights two cells ahead in flight;
+ *   a var of the form's value itself ("folded"): its shift K = the thread's
+ *   first value (alc_p<k>_x1, before the loop), c<a>[j] = L_j - K per cell
+ *   column, d = e ln2 + (TM[m] + c<a>[j]) and Z - K for zero weights (a
+ *   select: both computed, see emit_lw_fast_values); any other
+ *   accumulator: x = T + L_j (Z for zero weights), its function, its
+ *   update (min/max with ties to the smaller element index: the thread's
+ *   order is not the element order here);
+ *   a cell with any weight that is subnormal, inf or NaN, or in a column
+ *   whose act is 0, inf or NaN, goes element by element: those elements by
+ *   alc_p<k>_slow, the others as above; var counts + 8 per cell.
+ *
+ * Every other tile runs the pass's usual loop into the same accumulators.
+ */
+
+/* Appends src to o, every line but #pragma ones 4 columns further in. */
+static void sb_indent(struct alc_sb *o, const char *src)
+{
+    while (*src != '\0') {
+        const char *nl = strchr(src, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - src) + 1 : strlen(src);
+        if (n > 1 && *src != '#') {
+            alc_sb_puts(o, "    ");
+        }
+        alc_sb_append(o, src, n);
+        src += n;
+    }
+}
+
+/* `<dst> = f(<v>);` with f accumulator a's function on the table path. */
+static void emit_lw_value(struct em *e, int a, const char *dst, const char *v,
+                          const char *indent)
+{
+    const char *f = acc_fn_fmt[e->lw[a].fn];
+    alc_sb_printf(e->out, "%s%s = ", indent, dst);
+    if (e->lw[a].fn == ALC_AF_SQ) {
+        alc_sb_printf(e->out, "%s * %s", v, v);
+    } else { /* the other functions read their operand once */
+        const char *p = strstr(f, "v%d");
+        alc_sb_printf(e->out, "%.*s%s%s", (int)(p - f), f, v, p + 3);
+    }
+    alc_sb_puts(e->out, ";\n");
+}
+
+/* Whether accumulator a is a var of the form's value itself: its shift K
+ * is folded into per-column constants c<a>[j] = L_j - K (see below). */
+static int lw_folded(const struct em *e, int a)
+{
+    return e->ps->accs[a].kind == ALC_ACC_VAR && e->lw[a].fn == ALC_AF_ID;
+}
+
+static int lw_any_folded(const struct em *e)
+{
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        if (lw_folded(e, a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Accumulator a's update with y<a> (a folded var: with d<a>), element j
+ * of the cell at tile index i (a var's count goes up by 8 after the
+ * cell). */
+static void emit_lw_acc_update(struct em *e, int a, int store_no,
+                               const char *in)
+{
+    struct alc_sb *o = e->out;
+    const struct alc_plan_acc *acc = &e->ps->accs[a];
+    if (lw_folded(e, a)) {
+        alc_sb_printf(o,
+                      "%sacc%d_s += d%d;\n"
+                      "%sacc%d_q = fma(d%d, d%d, acc%d_q);\n",
+                      in, a, a, in, a, a, a, a);
+        return;
+    }
+    switch (acc->kind) {
+    case ALC_ACC_VAR:
+        alc_sb_printf(o,
+                      "%sif (j == 0) {\n"
+                      "%s    acc%d_k = acc%d_n == 0.0 ? y%d : acc%d_k;\n"
+                      "%s}\n"
+                      "%sconst double d%d = y%d - acc%d_k;\n"
+                      "%sacc%d_s += d%d;\n"
+                      "%sacc%d_q = fma(d%d, d%d, acc%d_q);\n",
+                      in, in, a, a, a, a, in, in, a, a, a, in, a, a, in, a, a,
+                      a, a);
+        break;
+    case ALC_ACC_SUM:
+        alc_sb_printf(o, "%sacc%d_a += y%d;\n", in, a, a);
+        break;
+    case ALC_ACC_MIN:
+    case ALC_ACC_MAX:
+        alc_sb_printf(
+            o,
+            "%s{\n"
+            "%s    const double ix = (double)(T.store_off + i + j);\n"
+            "%s    if (y%d %s acc%d_a || (y%d == acc%d_a && ix < acc%d_i)) {\n"
+            "%s        acc%d_a = y%d;\n"
+            "%s        acc%d_i = ix;\n"
+            "%s    }\n"
+            "%s    acc%d_a = isnan(y%d) ? y%d : acc%d_a;\n"
+            "%s}\n",
+            in, in, in, a, acc->kind == ALC_ACC_MIN ? "<" : ">", a, a, a, a, in,
+            a, a, in, a, in, in, a, a, a, a, in);
+        break;
+    default:
+        alc_sb_printf(o,
+                      "%sA.store[%d * A.store_stride + T.store_off + i + j] = "
+                      "y%d;\n",
+                      in, store_no, a);
+        break;
+    }
+}
+
+/* Every accumulator's update (see emit_lw_acc_update). */
+static void emit_lw_updates(struct em *e, const char *in)
+{
+    int store_no = 0;
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        emit_lw_acc_update(e, a, store_no, in);
+        store_no += e->ps->accs[a].kind == ALC_ACC_STORE;
+    }
+}
+
+/* The table-path values of every accumulator at element j with magnitude
+ * mag: d<a> for folded vars, `y<a> = f(log form)` for the others; la, ls:
+ * the column's act logs (names). */
+static void emit_lw_fast_values(struct em *e, const char *la, const char *ls,
+                                const char *in)
+{
+    struct alc_sb *o = e->out;
+    int plain = 0;
+    alc_sb_printf(o,
+                  "%sconst double ex = alc_lw_e(mag);\n"
+                  "%sconst double tm = alc_lw_tm(ltl, mag);\n",
+                  in, in);
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        if (lw_folded(e, a)) {
+            /* both values, then a select: written as one conditional,
+             * NVRTC branches around the fma (no overlap of elements) */
+            alc_sb_printf(o,
+                          "%sconst double dt%d = alc_lw_fma(ex, tm + c%d[j]);\n"
+                          "%sconst double d%d = mag == 0u ? dz%d : dt%d;\n",
+                          in, a, a, in, a, a, a);
+        } else {
+            plain = 1;
+        }
+    }
+    if (!plain) {
+        return;
+    }
+    alc_sb_printf(o, "%sconst double tw = alc_lw_fma(ex, tm);\n", in);
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        char v[16], dst[32];
+        if (lw_folded(e, a)) {
+            continue;
+        }
+        alc_sb_printf(o, "%sconst double v%d = mag == 0u ? ", in, a);
+        emit_literal(e->lw[a].zero, o);
+        alc_sb_printf(o, " : tw + %s;\n", e->lw[a].pos ? ls : la);
+        snprintf(v, sizeof v, "v%d", a);
+        snprintf(dst, sizeof dst, "const double y%d", a);
+        emit_lw_value(e, a, dst, v, in);
+    }
+}
+
+/* alc_p<k>_slow: x[] at an element the cell code leaves; alc_p<k>_x1: x[]
+ * at any element (the first, for the folded vars' shifts). */
+static void emit_lw_slow_fn(struct em *e)
+{
+    struct alc_sb *o = e->out;
+    alc_sb_printf(
+        o,
+        "/* Pass %d at an element the table path leaves: a column whose act "
+        "is +-0\n"
+        " * (wanda == 0 for every finite weight), a subnormal weight in a "
+        "column\n"
+        " * whose act is finite and nonzero (the table's second half), the "
+        "rest\n"
+        " * (an inf or NaN weight or act) by the element function. */\n"
+        "ALC_FN void %sp%d_slow(const struct alc_tile &T, const double *u, "
+        "unsigned h,\n"
+        "    long long col, double *x)\n"
+        "{\n"
+        "    const unsigned mag = h & 0x7fffu;\n"
+        "    const double la = T.lact[col];\n"
+        "    if (la == -alc_inf() && mag < 0x7f80u) {\n",
+        e->k, e->pre, e->k);
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        char dst[32];
+        struct alc_sb lit;
+        alc_sb_init(&lit);
+        emit_literal(e->lw[a].zero, &lit);
+        snprintf(dst, sizeof dst, "x[%d]", a);
+        emit_lw_value(e, a, dst, alc_sb_str(&lit), "        ");
+        alc_sb_free(&lit);
+    }
+    alc_sb_puts(o, "        return;\n"
+                   "    }\n"
+                   "    if (mag != 0u && mag < 0x80u && isfinite(la)) {\n"
+                   "        const double tw = alc_logm_bf16[128 + mag];\n");
+    if (e->lw_pos) {
+        alc_sb_puts(o, "        const double ls = T.lact[T.cols + col];\n");
+    }
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        char dst[32], v[32];
+        snprintf(dst, sizeof dst, "x[%d]", a);
+        snprintf(v, sizeof v, "(tw + %s)", e->lw[a].pos ? "ls" : "la");
+        emit_lw_value(e, a, dst, v, "        ");
+    }
+    alc_sb_printf(o,
+                  "        return;\n"
+                  "    }\n"
+                  "    %sp%d_elem((double)alc_bf16(h), (double)T.act[col], "
+                  "(double)T.rows,\n"
+                  "        (double)T.cols, u, x);\n"
+                  "}\n\n",
+                  e->pre, e->k);
+    if (!lw_any_folded(e)) {
+        return;
+    }
+    alc_sb_printf(o,
+                  "/* Pass %d at any element, as the cell code computes it. "
+                  "*/\n"
+                  "ALC_FN void %sp%d_x1(const struct alc_tile &T, const "
+                  "double *u,\n"
+                  "    const double *ltl, unsigned h, long long col, double "
+                  "*x)\n"
+                  "{\n"
+                  "    const unsigned mag = h & 0x7fffu;\n"
+                  "    const double la = T.lact[col];\n",
+                  e->k, e->pre, e->k);
+    if (e->lw_pos) {
+        alc_sb_puts(o, "    const double ls = T.lact[T.cols + col];\n");
+    }
+    alc_sb_puts(o, "    if (isfinite(la) && (mag == 0u || mag - 0x80u < "
+                   "0x7f00u)) {\n"
+                   "        const double tw = alc_logw_bf16(ltl, mag);\n");
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        char dst[32], v[64];
+        struct alc_sb lit;
+        alc_sb_init(&lit);
+        emit_literal(e->lw[a].zero, &lit);
+        snprintf(dst, sizeof dst, "x[%d]", a);
+        snprintf(v, sizeof v, "(mag == 0u ? %s : tw + %s)", alc_sb_str(&lit),
+                 e->lw[a].pos ? "ls" : "la");
+        emit_lw_value(e, a, dst, v, "        ");
+        alc_sb_free(&lit);
+    }
+    alc_sb_printf(o,
+                  "        return;\n"
+                  "    }\n"
+                  "    %sp%d_slow(T, u, h, col, x);\n"
+                  "}\n\n",
+                  e->pre, e->k);
+}
+
+/* One cell (8 elements of a row at tile index i): the table path when none
+ * of them needs alc_p<k>_slow, else element by element. */
+static void emit_lw_cell(struct em *e)
+{
+    struct alc_sb *o = e->out;
+    const char *in1 = "                        ";
+    const char *in2 = "                            ";
+    alc_sb_puts(o, "                unsigned h[ALC_VEC];\n"
+                   "                alc_h8(cur, h);\n"
+                   "                bool slow = L.bad;\n"
+                   "#pragma unroll\n"
+                   "                for (int j = 0; j < ALC_VEC; j++) {\n"
+                   "                    const unsigned mag = h[j] & 0x7fffu;\n"
+                   "                    slow = slow || (mag != 0u && mag - "
+                   "0x80u >= 0x7f00u);\n"
+                   "                }\n"
+                   "                if (!slow) { /* zero or normal weights, "
+                   "finite nonzero act */\n"
+                   "#pragma unroll\n"
+                   "                    for (int j = 0; j < ALC_VEC; j++) {\n"
+                   "                        const unsigned mag = h[j] & "
+                   "0x7fffu;\n");
+    emit_lw_fast_values(e, "L.a[j]", "L.s[j]", in1);
+    emit_lw_updates(e, in1);
+    alc_sb_puts(o, "                    }\n"
+                   "                } else {\n"
+                   "#pragma unroll\n"
+                   "                    for (int j = 0; j < ALC_VEC; j++) {\n"
+                   "                        const unsigned mag = h[j] & "
+                   "0x7fffu;\n");
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        alc_sb_printf(o, "%sdouble %c%d;\n", in1, lw_folded(e, a) ? 'd' : 'y',
+                      a);
+    }
+    alc_sb_printf(o,
+                  "%sconst double laj = T.lact[c8 + j];\n"
+                  "%sif (isfinite(laj) && (mag == 0u || mag - 0x80u < "
+                  "0x7f00u)) {\n",
+                  in1, in1);
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        if (e->lw[a].pos && !lw_folded(e, a)) { /* the folded read c<a> */
+            alc_sb_printf(o, "%sconst double lsj = T.lact[T.cols + c8 + j];\n",
+                          in2);
+            break;
+        }
+    }
+    {
+        /* the fast values into the d<a>/y<a> declared above */
+        struct alc_sb tmp, *saved = e->out;
+        const char *t;
+        alc_sb_init(&tmp);
+        e->out = &tmp;
+        emit_lw_fast_values(e, "laj", "lsj", in2);
+        e->out = saved;
+        for (t = alc_sb_str(&tmp); *t != '\0';) {
+            const char *nl = strchr(t, '\n');
+            size_t n = (size_t)(nl - t) + 1;
+            int outer = 0;
+            for (int a = 0; a < e->ps->n_accs && !outer; a++) {
+                char decl[64];
+                snprintf(decl, sizeof decl, "%sconst double %c%d = ", in2,
+                         lw_folded(e, a) ? 'd' : 'y', a);
+                if (strncmp(t, decl, strlen(decl)) == 0) {
+                    alc_sb_printf(o, "%s%c%d = ", in2,
+                                  lw_folded(e, a) ? 'd' : 'y', a);
+                    alc_sb_append(o, t + strlen(decl), n - strlen(decl));
+                    outer = 1;
+                }
+            }
+            if (!outer) {
+                alc_sb_append(o, t, n);
+            }
+            t += n;
+        }
+        alc_sb_free(&tmp);
+    }
+    alc_sb_printf(o, "%s} else {\n", in1);
+    alc_sb_printf(o, "%s%sp%d_slow(T, u, h[j], c8 + j, x);\n", in2, e->pre,
+                  e->k);
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        if (lw_folded(e, a)) {
+            alc_sb_printf(o, "%sd%d = x[%d] - acc%d_k;\n", in2, a, a, a);
+        } else {
+            alc_sb_printf(o, "%sy%d = x[%d];\n", in2, a, a);
+        }
+    }
+    alc_sb_printf(o, "%s}\n", in1);
+    emit_lw_updates(e, in1);
+    alc_sb_puts(o, "                    }\n"
+                   "                }\n");
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        if (e->ps->accs[a].kind == ALC_ACC_VAR) {
+            alc_sb_printf(o, "                acc%d_n += (double)ALC_VEC;\n",
+                          a);
+        }
+    }
+}
+
+/* if (the tile qualifies) { the cells } else { the usual loop } */
+static void emit_lw_loops(struct em *e)
+{
+    struct alc_sb *o = e->out, loop;
+    alc_sb_puts(
+        o,
+        "        if (T.dtype == ALC_DT_BF16 && T.lact != nullptr &&\n"
+        "            (T.cols & 7) == 0 && T.cols <= (1 << 24)) {\n"
+        "            /* logs by table: 8-column cells, down the rows */\n"
+        "            const int G = (int)(T.cols / ALC_VEC);\n"
+        "            const int W = G < ALC_THREADS ? G : ALC_THREADS;\n"
+        "            const int P = ALC_THREADS / W;\n"
+        "            const int ph = (int)threadIdx.x / W;\n"
+        "            const int g0 = (int)threadIdx.x % W;\n"
+        "            const unsigned short *wt = wt_of(T);\n"
+        "            const int rstep = P * (int)T.cols;\n"
+        "            /* tile index of (the thread's first row, column 0) */\n"
+        "            const int i00 =\n"
+        "                (int)((T.start / T.cols + ph) * T.cols - T.start);\n");
+    if (lw_any_folded(e)) {
+        alc_sb_printf(o,
+                      "            if (ph < P) { /* var's shift K: the "
+                      "thread's first value */\n"
+                      "                int i = i00 + ALC_VEC * g0;\n"
+                      "                i += i < 0 ? rstep : 0;\n"
+                      "                if (i < T.count) {\n"
+                      "                    %sp%d_x1(T, u, ltl, wt[i], "
+                      "(long long)ALC_VEC * g0,\n"
+                      "                        x);\n",
+                      e->pre, e->k);
+        for (int a = 0; a < e->ps->n_accs; a++) {
+            if (lw_folded(e, a)) {
+                alc_sb_printf(o, "                    acc%d_k = x[%d];\n", a,
+                              a);
+            }
+        }
+        alc_sb_puts(o, "                }\n"
+                       "            }\n");
+        for (int a = 0; a < e->ps->n_accs; a++) {
+            if (lw_folded(e, a)) {
+                alc_sb_printf(o, "            const double dz%d = ", a);
+                emit_literal(e->lw[a].zero, o);
+                alc_sb_printf(o, " - acc%d_k; /* Z - K */\n", a);
+            }
+        }
+    }
+    alc_sb_printf(o,
+                  "            for (int g = g0; g < G && ph < P; g += W) {\n"
+                  "                const long long c8 = (long long)ALC_VEC * "
+                  "g;\n"
+                  "                struct alc_lcols L;\n"
+                  "                alc_lcols_load(T, c8, %s, &L);\n",
+                  e->lw_pos ? "true" : "false");
+    for (int a = 0; a < e->ps->n_accs; a++) {
+        if (lw_folded(e, a)) {
+            alc_sb_printf(o,
+                          "                double c%d[ALC_VEC]; /* L_j - K */\n"
+                          "#pragma unroll\n"
+                          "                for (int j = 0; j < ALC_VEC; j++) "
+                          "{\n"
+                          "                    c%d[j] = L.%s[j] - acc%d_k;\n"
+                          "                }\n",
+                          a, a, e->lw[a].pos ? "s" : "a", a);
+        }
+    }
+    alc_sb_puts(o, "                int i = i00 + (int)c8;\n"
+                   "                i += i < 0 ? rstep : 0;\n"
+                   "                uint4 w1 = {}, w2 = {};\n"
+                   "                alc_wcell(wt, i, T.count, &w1);\n"
+                   "                alc_wcell(wt, i + rstep, T.count, &w2);\n"
+                   "#pragma unroll 2\n"
+                   "                for (; i < T.count; i += rstep) {\n"
+                   "                    const uint4 cur = w1;\n"
+                   "                    w1 = w2;\n"
+                   "                    alc_wcell(wt, i + 2 * rstep, "
+                   "T.count, &w2);\n");
+    alc_sb_init(&loop);
+    e->out = &loop;
+    emit_lw_cell(e);
+    e->out = o;
+    sb_indent(o, alc_sb_str(&loop));
+    alc_sb_puts(o, "                }\n"
+                   "            }\n"
+                   "        } else {\n");
+    alc_sb_reset(&loop);
+    e->out = &loop;
+    emit_loop(e);
+    e->out = o;
+    sb_indent(o, alc_sb_str(&loop));
+    alc_sb_free(&loop);
+    alc_sb_puts(o, "        }\n");
+}
+
 /* r<a>[] = the thread's state of accumulator a (plan.h layout). */
 static void emit_states(struct em *e)
 {
@@ -917,10 +1387,20 @@ static void emit_pass_kernel(struct em *e)
                       "    const int warp = (int)threadIdx.x >> 5;\n",
                       e->ns);
     }
+    if (e->lw != NULL) {
+        alc_sb_puts(o, "    __shared__ double lt[128 * ALC_LT_REP];\n"
+                       "    alc_lt_fill(lt);\n"
+                       "    const double *ltl = lt + (threadIdx.x & "
+                       "(ALC_LT_REP - 1));\n");
+    }
     alc_sb_puts(o, "    for (long long t = blockIdx.x; t < A.n_tiles; t += "
                    "gridDim.x) {\n");
     emit_tile_setup(e);
-    emit_loop(e);
+    if (e->lw != NULL) {
+        emit_lw_loops(e);
+    } else {
+        emit_loop(e);
+    }
     if (e->ns > 0) {
         emit_block_reduce(e);
     }
@@ -995,8 +1475,19 @@ static int emit_pass(struct em *e, struct alc_diag *d)
      * passes (OWL, DSA). Heavy element code is compute-bound either way and
      * would only multiply NVRTC's time by 8. */
     e->unroll = elem_cost(e->ir, e->ps) <= UNROLL_MAX_COST;
+    e->lw = NULL;
+    e->lw_pos = 0;
+    if (!e->no_logw && alc_cuda_lw_pass(e->ir, e->ps, e->lw_buf)) {
+        e->lw = e->lw_buf;
+        for (int a = 0; a < e->ps->n_accs; a++) {
+            e->lw_pos |= e->lw[a].pos;
+        }
+    }
     if (emit_elem_fn(e, d) != 0) {
         return -1;
+    }
+    if (e->lw != NULL) {
+        emit_lw_slow_fn(e);
     }
     emit_pass_kernel(e);
     return 0;
@@ -1007,11 +1498,19 @@ int alc_cuda_emit_program(const struct alc_ir *ir, const struct alc_plan *plan,
                           struct alc_sb *out, struct alc_diag *d)
 {
     struct em e = {.ir = ir, .out = out};
-    int rc = 0;
+    int rc = 0, max_accs = 1;
     e.pre = o != NULL && o->prefix != NULL ? o->prefix : "alc_";
+    e.no_logw = o != NULL && o->no_logw;
+    for (int k = 0; k < plan->n_passes; k++) {
+        max_accs = plan->passes[k].n_accs > max_accs ? plan->passes[k].n_accs
+                                                     : max_accs;
+    }
     e.use_idx = malloc(((size_t)ir->n_nodes + 1) * sizeof *e.use_idx);
-    if (e.use_idx == NULL) {
+    e.lw_buf = malloc((size_t)max_accs * sizeof *e.lw_buf);
+    if (e.use_idx == NULL || e.lw_buf == NULL) {
         alc_diag_errorf(d, "out of memory emitting CUDA");
+        free(e.use_idx);
+        free(e.lw_buf);
         return -1;
     }
     alc_sb_printf(out, "/* ---- program %s: %d pass%s (%016llx) ---- */\n\n",
@@ -1023,6 +1522,7 @@ int alc_cuda_emit_program(const struct alc_ir *ir, const struct alc_plan *plan,
         rc = emit_pass(&e, d);
     }
     free(e.use_idx);
+    free(e.lw_buf);
     return rc;
 }
 

@@ -38,8 +38,10 @@ struct alc_cuda_tile {
     int32_t unit;
     int32_t dtype; /* enum alc_dtype */
     int32_t pad;
+    uint64_t lact; /* device address of its (2, cols) double act logs
+                      (alc_cuda_lw_lact), or 0 when the mirror holds none */
 };
-_Static_assert(sizeof(struct alc_cuda_tile) == 80, "alc_tile layout");
+_Static_assert(sizeof(struct alc_cuda_tile) == 88, "alc_tile layout");
 
 /* The one parameter of every kernel, passed by value. */
 struct alc_cuda_args {
@@ -138,5 +140,29 @@ void alc_cuda_use_device(struct alc_cuda_dev *dev);
  * override, else the device's, else ALC_CUDA_DEFAULT_ARCH), limited to what
  * NVRTC supports; *kind says whether CUBIN or PTX is emitted. */
 int alc_cuda_pick_arch(const struct alc_cuda_dev *dev);
+
+/* ---- Logs by table (cuda_logw.c) ---- */
+
+/* How one accumulator of a qualifying pass reads on the table path. */
+struct alc_cuda_lw_acc {
+    int pos;            /* 1: T + log act_j (log(wanda)); 0: T + log|act_j| */
+    double zero;        /* the value where wanda == 0 (ops.c's log) */
+    enum alc_acc_fn fn; /* applied to it (ALC_AF_ID when the accumulator's
+                           own log is the form's) */
+};
+
+/* 1 when every accumulator of pass ps reads a log form of wanda (the
+ * forms: cuda_logw.c); accs (ps->n_accs, may be NULL) then says how. */
+int alc_cuda_lw_pass(const struct alc_ir *ir, const struct alc_plan_pass *ps,
+                     struct alc_cuda_lw_acc *accs);
+/* 1 when some pass of plan qualifies (the mirror needs the act logs). */
+int alc_cuda_lw_plan(const struct alc_ir *ir, const struct alc_plan *plan);
+/* tab[0, 128) = TM[m], tab[128, 256) = log|w| of the BF16 magnitudes
+ * 1 .. 127 (tab[128] = 0, unused): what the emitted alc_logm_bf16 holds. */
+void alc_cuda_lw_table(double *tab);
+/* out[0, cols) = log|act_c|, out[cols, 2 cols) = log act_c (ops.c's log). */
+void alc_cuda_lw_lact(const float *act, int64_t cols, double *out);
+/* The prelude's table and helpers (alc_cuda_emit_prelude calls it). */
+void alc_cuda_lw_prelude(struct alc_sb *out);
 
 #endif /* ALC_CUDA_INTERNAL_H */

@@ -31,12 +31,14 @@
 
 using std::isinf;
 using std::isnan;
+using std::isfinite;
 
 #define __global__
 #define __device__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __shared__ static
+#define __constant__
 
 struct alignas(16) uint4 {
     unsigned x, y, z, w;
@@ -44,6 +46,10 @@ struct alignas(16) uint4 {
 
 struct alignas(16) float4 {
     float x, y, z, w;
+};
+
+struct alignas(16) double2 {
+    double x, y;
 };
 
 struct alc_emu_dim3 {
@@ -70,6 +76,15 @@ static inline float __uint_as_float(unsigned u)
 
 static inline double __longlong_as_double(long long u)
 {
+    double f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The double whose high and low 32-bit words are hi and lo. */
+static inline double __hiloint2double(int hi, int lo)
+{
+    uint64_t u = (uint64_t)(uint32_t)hi << 32 | (uint32_t)lo;
     double f;
     std::memcpy(&f, &u, sizeof f);
     return f;

@@ -19,6 +19,7 @@
 #include "backend_select.h"
 #include "cuda_internal.h"
 #include "ir_build.h"
+#include "lw_forms.h"
 
 /* ---- Helpers ---- */
 
@@ -187,7 +188,7 @@ static void emit_batch(struct alc_rng *rng, const struct alc_random_opts *o,
         struct alc_ir ir, cir;
         struct alc_plan plan;
         char *text = bc_random_ir(rng, o, &ir);
-        struct alc_cuda_emit_opts eo = {prefix, 0};
+        struct alc_cuda_emit_opts eo = {prefix, 0, 0};
         snprintf(prefix, sizeof prefix, "r%d_%d_", b, i);
         assert_int_equal(alc_ir_compact(&ir, &cir), 0);
         if (alc_plan_build(&plan, &cir, &d) != 0 ||
@@ -335,6 +336,100 @@ static void test_cuda_emit_owl_shape(void **state)
     assert_null(strstr(t, "atomic"));
     free(t);
     alc_ir_free(&ir);
+}
+
+/* ---- Logs by table (cuda_logw.c) ---- */
+
+/* The text of ir with the table path on (no_logw 0) or off. */
+static char *emit_text_lw(const struct alc_ir *ir, int no_logw)
+{
+    struct alc_sb sb;
+    struct alc_diag d;
+    struct alc_cuda_emit_opts o = {NULL, 0, no_logw};
+    alc_sb_init(&sb);
+    alc_diag_init(&d);
+    if (alc_cuda_emit(ir, &o, &sb, &d) != 0) {
+        fail_msg("emit: %s", alc_diag_text(&d));
+    }
+    alc_diag_free(&d);
+    return alc_sb_take(&sb);
+}
+
+/* Whether pass 1 of text has the table path (its kernel's cell loop). */
+static int has_table_path(const char *t)
+{
+    return strstr(t, "alc_lt_fill(lt);") != NULL &&
+           strstr(t, "alc_lw_tm(ltl, mag)") != NULL &&
+           strstr(t, "alc_p1_slow(T, u, h[j]") != NULL;
+}
+
+/* `dsac emit --target cuda stdlib/dsa.alloc` shows the table path: the
+ * shared table, the per-column act logs, the cells and their fallback to
+ * the element code; OWL's passes (no log) and DSA with no_logw keep their
+ * element code, which the table path's fallback is. The prelude holds the
+ * JIT's TM table and the subnormal logs as exact literals. */
+static void test_cuda_emit_logw_dsa(void **state)
+{
+    struct alc_ir dsa, owl;
+    char path[4096];
+    double tab[256];
+    char lit[64];
+    (void)state;
+    snprintf(path, sizeof path, "%s/stdlib/dsa.alloc", ALC_SOURCE_DIR);
+    bc_load_file(path, &dsa);
+    alc_ir_init(&owl);
+    irb_owl(&owl);
+    char *t = emit_text(&dsa), *off = emit_text_lw(&dsa, 1);
+    char *to = emit_text(&owl);
+    assert_true(has_table_path(t));
+    assert_non_null(strstr(t, "__shared__ double lt[128 * ALC_LT_REP];"));
+    assert_non_null(strstr(t, "alc_lcols_load(T, c8, false, &L);"));
+    assert_non_null(strstr(t, "c0[j] = L.a[j] - acc0_k;"));
+    assert_non_null(strstr(t, "const double dz0 = 0x0p+0 - acc0_k;"));
+    assert_non_null(strstr(t, "log(v5)")); /* the element code stays */
+    assert_false(has_table_path(off));
+    assert_false(has_table_path(to));
+    alc_cuda_lw_table(tab);
+    for (int i = 0; i < 256; i++) {
+        snprintf(lit, sizeof lit, "%a", tab[i]);
+        assert_non_null(strstr(t, lit));
+    }
+    free(t);
+    free(off);
+    free(to);
+    alc_ir_free(&dsa);
+    alc_ir_free(&owl);
+}
+
+/* Every form of lw_forms.h has the table path and compiles warning-free
+ * for compute_80 and sm_90; the non-forms keep their element code. */
+static void test_cuda_emit_logw_forms(void **state)
+{
+    (void)state;
+    for (int i = 0; i < LW_N_FORMS; i++) {
+        struct alc_ir ir;
+        lw_program(lw_forms[i], &ir);
+        char *t = emit_text(&ir);
+        if (!has_table_path(t)) {
+            fail_msg("no table path for:\n%s\n%s", lw_forms[i], t);
+        }
+        if (alc_cuda_nvrtc_available(NULL)) {
+            nvrtc_clean(t, lw_forms[i], 80, ALC_CUDA_BIN_PTX);
+            nvrtc_clean(t, lw_forms[i], 90, ALC_CUDA_BIN_CUBIN);
+        }
+        free(t);
+        alc_ir_free(&ir);
+    }
+    for (int i = 0; i < LW_N_NOT_FORMS; i++) {
+        struct alc_ir ir;
+        lw_program(lw_not_forms[i], &ir);
+        char *t = emit_text(&ir);
+        if (has_table_path(t)) {
+            fail_msg("table path for:\n%s", lw_not_forms[i]);
+        }
+        free(t);
+        alc_ir_free(&ir);
+    }
 }
 
 /* Constants are emitted exactly: hex floats, signed zero, inf, NaN. */
@@ -493,6 +588,8 @@ static void test_cuda_emit_driver_symbols(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cuda_emit_deterministic),
     cmocka_unit_test(test_cuda_emit_owl_shape),
+    cmocka_unit_test(test_cuda_emit_logw_dsa),
+    cmocka_unit_test(test_cuda_emit_logw_forms),
     cmocka_unit_test(test_cuda_emit_literals_exact),
     cmocka_unit_test(test_cuda_emit_wide_pass),
     cmocka_unit_test(test_cuda_emit_nvrtc_error_has_log),

@@ -19,6 +19,7 @@
 #include "backend_compare.h"
 #include "cuda_emu.h"
 #include "ir_build.h"
+#include "lw_forms.h"
 
 /* One emulated device for the whole process (the compiled-code cache
  * remembers the device a program was compiled for). */
@@ -279,7 +280,7 @@ static void test_cuda_emu_combine_bit_exact(void **state)
     struct alc_diag d;
     struct alc_sb src;
     struct alc_rng rng;
-    struct alc_cuda_emit_opts eo = {"t_", ALC_CUDA_THREADS};
+    struct alc_cuda_emit_opts eo = {"t_", ALC_CUDA_THREADS, 0};
     void *mod = NULL, *fn = NULL;
     int64_t first[16], total = 0;
     (void)state;
@@ -435,6 +436,23 @@ static uint64_t upload_bytes(const struct alc_units *U, int w, int act)
     return b;
 }
 
+/* Bytes of the act logs the mirror adds for a program with a table path:
+ * (2, cols) doubles per BF16 matrix with act and cols % 8 == 0. */
+static uint64_t lact_bytes(const struct alc_units *U)
+{
+    uint64_t b = 0;
+    for (int u = 0; u < U->n_units; u++) {
+        for (int m = 0; m < U->units[u].n_mats; m++) {
+            const struct alc_mat_view *mv = &U->units[u].mats[m];
+            if (mv->dtype == ALC_DT_BF16 && mv->act != NULL &&
+                mv->cols % 8 == 0 && mv->rows > 0) {
+                b += 16u * (uint64_t)mv->cols;
+            }
+        }
+    }
+    return b;
+}
+
 static void eval_once(const struct alc_ir *ir, const struct alc_units *U,
                       double *sp)
 {
@@ -464,7 +482,9 @@ static void expect_uploads(uint64_t n, uint64_t bytes)
 
 /* Units are uploaded once and reused across evaluations and programs;
  * other units, or a program needing more (weights after act only), upload
- * again; alc_cuda_release_units drops the mirror; results never change. */
+ * again; a program with a table path (DSA) after one without (OWL) adds
+ * only the act logs; alc_cuda_release_units drops the mirror; results
+ * never change. */
 static void test_cuda_emu_mirror_reuse(void **state)
 {
     struct alc_ir dsa, owl, actonly;
@@ -481,29 +501,45 @@ static void test_cuda_emu_mirror_reuse(void **state)
                            IN(&actonly, ALC_IN_S));
     make_small(&f1, 5, -1);
     make_small(&f2, 6, -1);
+    for (int m = 0; m < f1.n_mats; m += 2) { /* table-path matrices: BF16
+                                                (as many bytes or fewer),
+                                                cols % 8 == 0 (fewer) */
+        struct alc_mat_view *mv = &f1.mv[m];
+        mv->dtype = ALC_DT_BF16;
+        mv->cols = mv->cols >= 8 ? mv->cols - mv->cols % 8 : mv->cols;
+    }
     alc_cuda_release_units();
     alc_cuda_stats_reset();
-    uint64_t b1 = upload_bytes(&f1.units, 1, 1);
+    uint64_t b1 = upload_bytes(&f1.units, 1, 1), l1 = lact_bytes(&f1.units);
+    assert_true(l1 > 0);
     eval_once(&dsa, &f1.units, sp);
-    expect_uploads(1, b1);
+    expect_uploads(1, b1 + l1);
     eval_once(&dsa, &f1.units, sp2);
     eval_once(&owl, &f1.units, sp2);
-    expect_uploads(1, b1);
+    expect_uploads(1, b1 + l1);
     eval_once(&dsa, &f1.units, sp2);
     assert_memory_equal(sp, sp2, sizeof sp);
+    /* OWL first: DSA then adds the act logs, nothing else */
+    alc_cuda_release_units();
+    eval_once(&owl, &f1.units, sp2);
+    expect_uploads(2, 2 * b1 + l1);
+    eval_once(&dsa, &f1.units, sp2);
+    expect_uploads(2, 2 * b1 + 2 * l1);
+    assert_memory_equal(sp, sp2, sizeof sp);
     /* other units: uploaded with what the mirror held (weights too) */
-    uint64_t b2 = upload_bytes(&f2.units, 1, 1);
+    uint64_t b2 = upload_bytes(&f2.units, 1, 1), l2 = lact_bytes(&f2.units);
+    uint64_t before = 2 * b1 + 2 * l1;
     eval_once(&actonly, &f2.units, sp2);
-    expect_uploads(2, b1 + b2);
+    expect_uploads(3, before + b2 + l2);
     eval_once(&dsa, &f2.units, sp2);
-    expect_uploads(2, b1 + b2);
+    expect_uploads(3, before + b2 + l2);
     /* from scratch: act only, then a program needing the weights too */
     alc_cuda_release_units();
     uint64_t a2 = upload_bytes(&f2.units, 0, 1);
     eval_once(&actonly, &f2.units, sp);
-    expect_uploads(3, b1 + b2 + a2);
+    expect_uploads(4, before + b2 + l2 + a2);
     eval_once(&dsa, &f2.units, sp);
-    expect_uploads(4, b1 + 2 * b2 + a2);
+    expect_uploads(5, before + 2 * (b2 + l2) + a2);
     assert_memory_equal(sp, sp2, sizeof sp);
     fx_units_free(&f1);
     fx_units_free(&f2);
@@ -710,6 +746,139 @@ static void test_cuda_emu_missing_act(void **state)
     alc_diag_free(&d);
 }
 
+/* ---- Logs by table (cuda_logw.c) ---- */
+
+static const char lwt_kernel[] =
+    "extern \"C\" __global__ void __launch_bounds__(ALC_THREADS)\n"
+    "lwt(const struct alc_args A)\n"
+    "{\n"
+    "    __shared__ double lt[128 * ALC_LT_REP];\n"
+    "    alc_lt_fill(lt);\n"
+    "    const double *ltl = lt + (threadIdx.x & (ALC_LT_REP - 1));\n"
+    "    for (int v = (int)(blockIdx.x * ALC_THREADS + threadIdx.x);\n"
+    "         v < 32768; v += (int)(gridDim.x * ALC_THREADS)) {\n"
+    "        A.rec[v] = v >= 0x80 && v < 0x7f80\n"
+    "                       ? alc_logw_bf16(ltl, (unsigned)v)\n"
+    "                   : v > 0 && v < 0x80 ? alc_logm_bf16[128 + v]\n"
+    "                                       : 0.0;\n"
+    "    }\n"
+    "}\n";
+
+/* The table path's log|w| -- alc_logw_bf16 on the shared table for normal
+ * magnitudes, the table's second half for subnormal ones -- equals the
+ * JIT's BF16 table (jit_logw.c) bit for bit on all 32639 finite nonzero
+ * magnitudes. */
+static void test_cuda_emu_logw_table_exhaustive(void **state)
+{
+    struct alc_sb src;
+    struct alc_diag d;
+    struct alc_cuda_image img = {NULL, NULL};
+    void *mod = NULL, *fn = NULL;
+    uint64_t out = 0;
+    double *h = malloc(32768 * sizeof *h);
+    const double *ref = alc_jit_logw_table(ALC_DT_BF16);
+    (void)state;
+    alc_sb_init(&src);
+    alc_diag_init(&d);
+    alc_cuda_emit_prelude(NULL, &src);
+    alc_sb_puts(&src, lwt_kernel);
+    img.src = alc_sb_str(&src);
+    if (emu.ops->module_load(&emu, &img, &mod, &d) != 0 ||
+        emu.ops->function(&emu, mod, "lwt", &fn, &d) != 0 ||
+        emu.ops->mem_alloc(&emu, &out, 32768 * sizeof(double), &d) != 0) {
+        fail_msg("%s", alc_diag_text(&d));
+    }
+    struct alc_cuda_args a = {.rec = out};
+    if (emu.ops->launch(&emu, fn, 5, ALC_CUDA_THREADS, &a, &d) != 0) {
+        fail_msg("%s", alc_diag_text(&d));
+    }
+    emu.ops->dtoh(&emu, h, out, 32768 * sizeof(double), &d);
+    for (unsigned v = 1; v < 0x7f80; v++) {
+        if (memcmp(&h[v], &ref[v], sizeof h[v]) != 0) {
+            fail_msg("magnitude 0x%04x: %a, JIT table %a", v, h[v], ref[v]);
+        }
+    }
+    emu.ops->mem_free(&emu, out);
+    emu.ops->module_unload(&emu, mod);
+    free(h);
+    alc_sb_free(&src);
+    alc_diag_free(&d);
+}
+
+/* Whether a and b are both NaN, equal infinities, or within rel of each
+ * other. */
+static int lw_close(double a, double b, double rel)
+{
+    if (isnan(a) || isnan(b) || isinf(a) || isinf(b)) {
+        return bc_same(a, b) || (isnan(a) && isnan(b));
+    }
+    return fabs(a - b) <= rel * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* Every table-path form (lw_forms.h) on BF16 units with zeros,
+ * subnormals, acts of +-0, < 0, inf and NaN, inf and NaN weights: within
+ * the tolerance of the JIT (backend_compare.h), within 1e-11 of the
+ * backend's own element code (alc_cuda_set_logw(0)) with NaN and inf
+ * exactly where it has them, and the same bits on another grid. The two
+ * paths sum in different orders, so some bits differ: the table path ran. */
+static void test_cuda_emu_logw_forms(void **state)
+{
+    struct bc_counts cnt = {0};
+    struct fx_units f;
+    long compared = 0, special = 0, differ = 0;
+    (void)state;
+    lw_units(&f, 2024, 1);
+    for (int i = 0; i < LW_N_FORMS; i++) {
+        struct alc_ir ir;
+        struct bc_ref ref;
+        struct bc_result on, off, grid;
+        const int L = f.units.n_units;
+        lw_program(lw_forms[i], &ir);
+        bc_ref_init(&ref, &ir, BC_PERTURB);
+        bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.6, lw_forms[i], &cnt);
+        bc_run_direct(&alc_backend_cuda, &ir, &f.units, 0.6, &on);
+        emu.max_grid = 1000;
+        bc_run_direct(&alc_backend_cuda, &ir, &f.units, 0.6, &grid);
+        emu.max_grid = 3;
+        alc_cuda_set_logw(0);
+        bc_run_direct(&alc_backend_cuda, &ir, &f.units, 0.6, &off);
+        alc_cuda_set_logw(1);
+        assert_memory_equal(on.nodes, grid.nodes,
+                            (size_t)on.n_nodes * (size_t)L * sizeof(double));
+        struct alc_ir cir;
+        assert_int_equal(alc_ir_compact(&ir, &cir), 0);
+        for (int k = 0; k < cir.n_nodes; k++) {
+            for (int u = 0; bc_elem_red(&cir, k) && u < L; u++) {
+                double a = on.nodes[(size_t)k * (size_t)L + (size_t)u];
+                double b = off.nodes[(size_t)k * (size_t)L + (size_t)u];
+                if (!lw_close(a, b, 1e-11)) {
+                    fail_msg("%s: node %d unit %d: table path %.17g, element "
+                             "code %.17g",
+                             lw_forms[i], k, u, a, b);
+                }
+                compared++;
+                special += !isfinite(a);
+                differ += !bc_same(a, b);
+            }
+        }
+        alc_ir_free(&cir);
+        bc_result_free(&on);
+        bc_result_free(&off);
+        bc_result_free(&grid);
+        bc_ref_free(&ref);
+        alc_ir_free(&ir);
+    }
+    print_message("%d forms: %ld reductions against the JIT (%ld skipped), "
+                  "%ld against the element code (%ld NaN/inf, %ld with other "
+                  "bits)\n",
+                  LW_N_FORMS, cnt.compared, cnt.skipped, compared, special,
+                  differ);
+    assert_true(cnt.compared > 50 * cnt.skipped);
+    assert_true(special > 0 && special < compared);
+    assert_true(differ > 0);
+    fx_units_free(&f);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cuda_emu_conversions_exhaustive, setup,
                                     teardown),
@@ -728,6 +897,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cuda_emu_empty_matrix, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_missing_act, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_logw_table_exhaustive, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_cuda_emu_logw_forms, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_stdlib_vs_jit, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_cuda_emu_random_vs_jit, setup,

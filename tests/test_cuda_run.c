@@ -13,6 +13,10 @@
  *     the GPU as in the host emulation of the same kernels (same tiles, same
  *     trees, IEEE operations) -- this pins the device's execution of the
  *     emitted code to what test_cuda_emu verifies on the host;
+ *   - so do DSA and the other forms of the table path for logs of BF16
+ *     weights (compiler/cuda_logw.c, tests/lw_forms.h), which calls the
+ *     device's log only where it is exact, on units with every special
+ *     value; and they equal the JIT within the tolerance;
  *   - the same bits run to run; the mirror uploads once.
  * With ALC_CUDA_RUN_EMULATE=1 in the environment the "GPU" is the host
  * emulation (tests/cuda_emu.h), which checks this test itself on a machine
@@ -25,6 +29,7 @@
 #include "backend_compare.h"
 #include "cuda_emu.h"
 #include "ir_build.h"
+#include "lw_forms.h"
 
 static char no_gpu[512];
 /* The device under test: NULL for the driver's GPU, or an emulation. */
@@ -157,23 +162,7 @@ static void test_cuda_run_random_vs_jit(void **state)
 static void run_direct(const struct alc_ir *ir, const struct alc_units *U,
                        struct bc_result *r)
 {
-    struct alc_ir cir;
-    struct alc_diag d;
-    struct alc_eval_opts eo = {.S = 0.55};
-    alc_diag_init(&d);
-    assert_int_equal(alc_ir_compact(ir, &cir), 0);
-    void *st = alc_backend_cuda.compile(&cir, &d);
-    if (st == NULL) {
-        fail_msg("compile: %s", alc_diag_text(&d));
-    }
-    bc_result_init(r, cir.n_nodes, U->n_units);
-    struct alc_eval_out out = {r->sparsity, r->score, r->nodes, 0.0};
-    if (alc_backend_cuda.evaluate(st, &cir, U, &eo, &out, &d) != 0) {
-        fail_msg("evaluate: %s", alc_diag_text(&d));
-    }
-    alc_backend_cuda.release(st);
-    alc_ir_free(&cir);
-    alc_diag_free(&d);
+    bc_run_direct(&alc_backend_cuda, ir, U, 0.55, r);
 }
 
 /* Ops whose element-level code is correctly rounded on the GPU and the
@@ -210,21 +199,31 @@ static void same_bits_or_fail(const struct bc_result *a,
     }
 }
 
-/* OWL and 60 random programs of exact ops: GPU bits == emulated bits. */
-static void test_cuda_run_same_bits_as_emulation(void **state)
+/* The host emulation the GPU is compared with (skips without g++). */
+static struct alc_cuda_dev *need_emu(void)
 {
     static struct alc_cuda_dev emu;
     static struct emu_state emu_st;
+    if (system("g++ --version > /dev/null 2>&1") != 0) {
+        print_message("skipped: no g++ for the host emulation\n");
+        skip();
+    }
+    if (emu.ops == NULL) {
+        emu_dev_init(&emu, &emu_st, "cuda_run_emu", ALC_CUDA_THREADS, 7);
+    }
+    return &emu;
+}
+
+/* OWL and 60 random programs of exact ops: GPU bits == emulated bits. */
+static void test_cuda_run_same_bits_as_emulation(void **state)
+{
+    struct alc_cuda_dev *emu = NULL;
     struct alc_random_opts o;
     struct alc_rng rng;
     char what[64];
     (void)state;
     need_gpu();
-    if (system("g++ --version > /dev/null 2>&1") != 0) {
-        print_message("skipped: no g++ for the host emulation\n");
-        skip();
-    }
-    emu_dev_init(&emu, &emu_st, "cuda_run_emu", ALC_CUDA_THREADS, 7);
+    emu = need_emu();
     bc_random_opts(&o);
     o.ops = exact_ops();
     alc_rng_seed(&rng, 31);
@@ -242,7 +241,7 @@ static void test_cuda_run_same_bits_as_emulation(void **state)
         make_units(&f, i % 5 == 4 || i < 0, 50 + (uint64_t)i, i % 4 - 1);
         alc_cuda_use_device(gpu);
         run_direct(&ir, &f.units, &g);
-        alc_cuda_use_device(&emu);
+        alc_cuda_use_device(emu);
         run_direct(&ir, &f.units, &e);
         alc_cuda_use_device(gpu);
         snprintf(what, sizeof what, i < 0 ? "owl" : "exact program %d", i);
@@ -253,6 +252,47 @@ static void test_cuda_run_same_bits_as_emulation(void **state)
         alc_ir_free(&ir);
         free(src);
     }
+}
+
+/* Every form of the table path on BF16 units with zeros, subnormals,
+ * acts of +-0, < 0, inf and NaN, inf and NaN weights: the JIT's values
+ * within the tolerance; without the generic loop's matrices (CUDA's log),
+ * the emulation's bits. */
+static void test_cuda_run_logw_forms(void **state)
+{
+    struct alc_cuda_dev *emu = NULL;
+    struct bc_counts cnt = {0};
+    struct fx_units f, fg;
+    (void)state;
+    need_gpu();
+    emu = need_emu();
+    lw_units(&f, 77, 0);
+    lw_units(&fg, 78, 1);
+    for (int i = 0; i < LW_N_FORMS; i++) {
+        struct alc_ir ir;
+        struct bc_ref ref;
+        struct bc_result g, e;
+        lw_program(lw_forms[i], &ir);
+        bc_ref_init(&ref, &ir, BC_PERTURB);
+        bc_check(&ir, ALC_BE_CUDA, &ref, &f.units, 0.6, lw_forms[i], &cnt);
+        bc_check(&ir, ALC_BE_CUDA, &ref, &fg.units, 0.6, lw_forms[i], &cnt);
+        run_direct(&ir, &f.units, &g);
+        alc_cuda_use_device(emu);
+        run_direct(&ir, &f.units, &e);
+        alc_cuda_use_device(gpu);
+        same_bits_or_fail(&g, &e, f.units.n_units, lw_forms[i]);
+        bc_result_free(&g);
+        bc_result_free(&e);
+        bc_ref_free(&ref);
+        alc_ir_free(&ir);
+    }
+    print_message("%d forms: %ld reductions compared (%ld exact), %ld "
+                  "skipped, %ld host values bit-equal; GPU bits equal to the "
+                  "emulation's\n",
+                  LW_N_FORMS, cnt.compared, cnt.exact, cnt.skipped, cnt.host);
+    assert_true(cnt.compared > 50 * cnt.skipped);
+    fx_units_free(&f);
+    fx_units_free(&fg);
 }
 
 /* Same bits run to run; one upload for many evaluations. */
@@ -287,6 +327,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cuda_run_stdlib_vs_jit),
     cmocka_unit_test(test_cuda_run_random_vs_jit),
     cmocka_unit_test(test_cuda_run_same_bits_as_emulation),
+    cmocka_unit_test(test_cuda_run_logw_forms),
     cmocka_unit_test(test_cuda_run_deterministic_and_mirror),
 };
 
