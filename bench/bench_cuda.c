@@ -11,7 +11,9 @@
  * vector per matrix. The mirror uploads them once (timed separately).
  *
  * Programs: stdlib/owl.alloc (2 passes over the elements) and
- * stdlib/dsa.alloc (1 pass, a double-precision log per element).
+ * stdlib/dsa.alloc (1 pass, log|wanda| per element: by table for BF16,
+ * compiler/cuda_logw.c; with --no-logw by CUDA's double-precision log, the
+ * element code as written, for comparison).
  *
  * What GB/s counts: the weight bytes the pass kernels read (2 bytes per
  * element per pass; act vectors are read once per tile from cache and not
@@ -22,7 +24,7 @@
  * bytes written per second (the usual "copy bandwidth"; its read-only rate
  * is printed too). Target: kernels >= 70% of the copy bandwidth.
  *
- * Usage: bench_cuda [--blocks N] [--repeat R]
+ * Usage: bench_cuda [--blocks N] [--repeat R] [--no-logw]
  */
 #include <getopt.h>
 #include <math.h>
@@ -222,7 +224,7 @@ done:
     return rc;
 }
 
-static int run(int blocks, int repeat)
+static int run(int blocks, int repeat, int logw)
 {
     struct alc_diag d;
     struct alc_cuda_info info;
@@ -262,6 +264,8 @@ static int run(int blocks, int repeat)
     printf("units: %d blocks of LLaMA-7B shape, %.2fG BF16 weights (%.2f "
            "GB), made in %.1f s\n",
            blocks, (double)dt.n_w * 1e-9, wbytes * 1e-9, alc_now() - t0);
+    printf("logs by table (BF16 log|wanda|): %s\n",
+           logw ? "on" : "off (--no-logw)");
     struct alc_units units = {dt.units, blocks};
     static const char *const names[] = {"owl", "dsa"};
     int status = 0;
@@ -292,10 +296,11 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"blocks", required_argument, NULL, 'b'},
         {"repeat", required_argument, NULL, 'r'},
+        {"no-logw", no_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
-    int blocks = 32, repeat = 10, c = 0;
-    while ((c = getopt_long(argc, argv, "b:r:", opts, NULL)) != -1) {
+    int blocks = 32, repeat = 10, logw = 1, c = 0;
+    while ((c = getopt_long(argc, argv, "b:r:n", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             blocks = atoi(optarg);
@@ -303,8 +308,12 @@ int main(int argc, char **argv)
         case 'r':
             repeat = atoi(optarg);
             break;
+        case 'n':
+            logw = 0;
+            break;
         default:
-            fprintf(stderr, "usage: bench_cuda [--blocks N] [--repeat R]\n");
+            fprintf(stderr, "usage: bench_cuda [--blocks N] [--repeat R] "
+                            "[--no-logw]\n");
             return 2;
         }
     }
@@ -312,7 +321,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_cuda: --blocks and --repeat must be >= 1\n");
         return 2;
     }
-    return run(blocks, repeat);
+    alc_cuda_set_logw(logw);
+    return run(blocks, repeat, logw);
 }
 
 #else /* !ALC_CUDA_BACKEND */
