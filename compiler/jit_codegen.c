@@ -661,13 +661,14 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * is x = T + La: no zero test fires, no NaN or inf occurs. For those the
  * pass function computes d = x - K in float, 16 lanes at a time, from the
  * weight's bits and a 128-entry table (jit_logw.c), summing d and d^2 per lane
- * in float for FM_FLUSH blocks before adding the sums to the double
- * accumulators -- about half the instructions of the double path, which made
- * DSA's pass compute-bound at 30 % of the memory bandwidth (now ~53 %;
- * measured, Zen 4). Zero weights stay on the float path when the form gives
- * them a constant (where(wanda == 0, k, .): d = log|k| - K). Every other block
- * (a subnormal, inf or NaN weight; a zero without such a where) and every
- * other matrix takes the double path, into the same accumulators.
+ * in float for FM_FLUSH blocks, those partials in float for FM_FLUSH2
+ * flushes, before adding the sums to the double accumulators -- about half the
+ * instructions of the double path, which made DSA's pass compute-bound at 30 %
+ * of the memory bandwidth (now ~55 %; measured, Zen 4). Zero weights stay on
+ * the float path when the form gives them a constant (where(wanda == 0, k, .):
+ * d = log|k| - K). Every other block (a subnormal, inf or NaN weight; a zero
+ * without such a where) and every other matrix takes the double path, into the
+ * same accumulators.
  *
  * Centering keeps the float error relative to the variance: the host
  * (alc_jit_fm_prepare) picks K ~ the mean of x (from a sample of the
@@ -678,17 +679,21 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * size: I is an exact integer and its product exact in the fma, ln2f =
  * fl32(ln 2) (a relative 2.7e-9 change of the exponent term, i.e. of var
  * by at most ~5e-9), and each rounding (TL, c_j, the add, the fma) is at
- * most half an ulp of a centred quantity (0 <= TL < 0.06). A float partial
- * holds at most 2 FM_FLUSH terms per lane (two vectors of a block per pair), so
- * its rounding is below (2 FM_FLUSH - 1) u = 7 u of the sum of squares (u =
- * 2^-24 = 6e-8). Per element the roundings are below ~u (|d| + TL +
- * |c_j|), which moves the variance by at most ~2 u (1 + E|d| (TL +
- * |c_j|) / var) relative. The result: var within ~1e-6 relative for
- * spreads like real models' (log|wanda| has sd ~1); measured ~5e-9
- * (tests/test_jit.c, test_jit_fm_moments). ALC_JIT_LOGW_EXACT turns the path
- * off and keeps every log at the double table's bits.
+ * most half an ulp of a centred quantity (0 <= TL < 0.06). A first float
+ * partial holds at most 2 FM_FLUSH terms per lane (two vectors of a block
+ * per pair), so its rounding is below (2 FM_FLUSH - 1) u = 7 u of the sum
+ * of squares (u = 2^-24 = 6e-8); the second sums FM_FLUSH2 of those,
+ * adding (FM_FLUSH2 - 1) u = 3 u: 10 u in all (one level of 16 blocks
+ * would be 31 u; flushing to double every 4 blocks, the earlier code,
+ * cost ~4 % more time; measured). Per element the roundings are below
+ * ~u (|d| + TL + |c_j|), which moves the variance by at most ~2 u (1 +
+ * E|d| (TL + |c_j|) / var) relative. The result: var within ~1e-6
+ * relative for spreads like real models' (log|wanda| has sd ~1); measured
+ * ~8e-9 (tests/test_jit.c, test_jit_fm_moments). ALC_JIT_LOGW_EXACT turns
+ * the path off and keeps every log at the double table's bits.
  */
-#define FM_FLUSH 4
+#define FM_FLUSH 4 /* a power of 2 */
+#define FM_FLUSH2 4
 
 static int strip_sign(const struct alc_ir *ir, int x);
 #define FM_ABS 1 /* T + log|act| */
@@ -1391,13 +1396,15 @@ static void init_accs(struct pf *f)
  * load and a store: slower than the double path; measured).
  *
  * st: 4 <16 x float> (sum d and sum d^2 of pairs q = 0, 1: vectors o =
- * 2 q, 2 q + 1 of a block), 8 <VL x double> (the flushed sums: half h of
- * pair q at 2 (2 q + h) + k, k = 0 for d and 1 for d^2), i64 blocks since
- * the last flush.
+ * 2 q, 2 q + 1 of a block), 4 <16 x float> (the sums of those flushed every
+ * FM_FLUSH blocks, same order), 8 <VL x double> (those flushed every
+ * FM_FLUSH FM_FLUSH2 blocks: half h of pair q at 2 (2 q + h) + k, k = 0 for
+ * d and 1 for d^2), i64 blocks since the last flush to double.
  */
-#define FM_ST_D 4 /* st's doubles, in 64-byte units */
+#define FM_ST_T 4  /* st's second float sums, in 64-byte units */
+#define FM_ST_D 8  /* st's doubles */
+#define FM_ST_N 16 /* st's count */
 static LLVMBasicBlockRef bb(struct pf *f, const char *name);
-#define FM_ST_N 12 /* st's count */
 
 static LLVMTypeRef fm_vt(struct pf *f)
 {
@@ -1469,14 +1476,29 @@ static void fm_block(struct pf *f, LLVMValueRef *wv, LLVMValueRef c,
     }
 }
 
-/* Row function: the float sums into st's doubles, zeroed. */
+/* Row function: the float sums into st's second float sums, zeroed. Those
+ * stay in memory: as allocas they took registers that the table's planes
+ * need (every block then reloaded them: slower; measured). */
 static void fm_flush(struct pf *f, LLVMValueRef st)
+{
+    LLVMBuilderRef b = f->g->b;
+    for (int i = 0; i < 4; i++) {
+        LLVMValueRef v = LLVMBuildLoad2(b, fm_vt(f), f->fm_s[i], "");
+        LLVMValueRef p = fm_st_slot(f, st, FM_ST_T + i);
+        LLVMValueRef t = LLVMBuildLoad2(b, fm_vt(f), p, "");
+        LLVMBuildStore(b, LLVMBuildFAdd(b, t, v, ""), p);
+        LLVMBuildStore(b, LLVMConstNull(fm_vt(f)), f->fm_s[i]);
+    }
+}
+
+/* Row function: the second float sums into st's doubles, zeroed. */
+static void fm_flush2(struct pf *f, LLVMValueRef st)
 {
     LLVMBuilderRef b = f->g->b;
     for (int q = 0; q < 2; q++) {
         for (int k = 0; k < 2; k++) {
-            LLVMValueRef v =
-                LLVMBuildLoad2(b, fm_vt(f), f->fm_s[2 * q + k], "");
+            LLVMValueRef tp = fm_st_slot(f, st, FM_ST_T + 2 * q + k);
+            LLVMValueRef v = LLVMBuildLoad2(b, fm_vt(f), tp, "");
             for (int h = 0; h < 2; h++) {
                 LLVMValueRef p =
                     fm_st_slot(f, st, FM_ST_D + 2 * (2 * q + h) + k);
@@ -1484,7 +1506,7 @@ static void fm_flush(struct pf *f, LLVMValueRef st)
                 LLVMBuildStore(b, LLVMBuildFAdd(b, old, wide_half(f, v, h), ""),
                                p);
             }
-            LLVMBuildStore(b, LLVMConstNull(fm_vt(f)), f->fm_s[2 * q + k]);
+            LLVMBuildStore(b, LLVMConstNull(fm_vt(f)), tp);
         }
     }
 }
@@ -1574,10 +1596,17 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMValueRef n =
         LLVMBuildAdd(b, LLVMBuildLoad2(b, g->t_i64, nv, ""), i64c(f, 1), "");
     LLVMBuildStore(b, n, nv);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, n, i64c(f, FM_FLUSH), ""),
-                    flush, latch);
+    LLVMValueRef nm = LLVMBuildAnd(b, n, i64c(f, FM_FLUSH - 1), "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, nm, i64c(f, 0), ""), flush,
+                    latch);
     LLVMPositionBuilderAtEnd(b, flush);
     fm_flush(f, st);
+    LLVMBasicBlockRef flush2 = bb(f, "flush2");
+    LLVMBuildCondBr(
+        b, LLVMBuildICmp(b, LLVMIntEQ, n, i64c(f, FM_FLUSH * FM_FLUSH2), ""),
+        flush2, latch);
+    LLVMPositionBuilderAtEnd(b, flush2);
+    fm_flush2(f, st);
     LLVMBuildStore(b, i64c(f, 0), nv);
     LLVMBuildBr(b, latch);
     LLVMPositionBuilderAtEnd(b, sl);
@@ -1662,12 +1691,15 @@ static void fm_finish(struct pf *f)
         for (int k = 0; k < 2; k++) {
             LLVMValueRef v = LLVMBuildLoad2(
                 b, fm_vt(f), fm_st_slot(f, f->fm_st, 2 * q + k), "");
+            LLVMValueRef t = LLVMBuildLoad2(
+                b, fm_vt(f), fm_st_slot(f, f->fm_st, FM_ST_T + 2 * q + k), "");
             for (int h = 0; h < 2; h++) {
                 LLVMValueRef dp =
                     fm_st_slot(f, f->fm_st, FM_ST_D + 2 * (2 * q + h) + k);
                 LLVMValueRef x =
                     LLVMBuildFAdd(b, LLVMBuildLoad2(b, f->g->v_f64, dp, ""),
-                                  wide_half(f, v, h), "");
+                                  wide_half(f, t, h), "");
+                x = LLVMBuildFAdd(b, x, wide_half(f, v, h), "");
                 for (int a = 0; a < f->ps->n_accs; a++) {
                     LLVMValueRef *s = acc_slot(f, a, (2 * q + h) % f->U, 2 + k);
                     st(f, LLVMBuildFAdd(b, ld(f, *s), x, ""), *s);
