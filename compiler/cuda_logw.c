@@ -98,38 +98,6 @@
 
 /* ---- Which passes ---- */
 
-/* x with abs and neg taken off. */
-static int lw_strip(const struct alc_ir *ir, int x)
-{
-    for (int d = 0; d < LW_DEPTH; d++) {
-        const struct alc_ir_node *n = &ir->nodes[x];
-        if (n->op != ALC_OP_ABS && n->op != ALC_OP_NEG) {
-            break;
-        }
-        x = n->arg[0];
-    }
-    return x;
-}
-
-/* c is wanda == 0 (1: the where's first value is the zero branch) or
- * wanda != 0 (0), wanda up to abs/neg, 0 on either side; else -1. */
-static int lw_zero_test(const struct alc_ir *ir, int c)
-{
-    const struct alc_ir_node *n = &ir->nodes[c];
-    if (n->level != ALC_LV_ELEM || (n->op != ALC_OP_EQ && n->op != ALC_OP_NE)) {
-        return -1;
-    }
-    for (int k = 0; k < 2; k++) {
-        const struct alc_ir_node *z = &ir->nodes[n->arg[1 - k]];
-        const struct alc_ir_node *y = &ir->nodes[lw_strip(ir, n->arg[k])];
-        if (z->op == ALC_OP_CONST && z->u.k == 0.0 && y->op == ALC_OP_INPUT &&
-            y->level == ALC_LV_ELEM && y->u.input == ALC_IN_WANDA) {
-            return n->op == ALC_OP_EQ;
-        }
-    }
-    return -1;
-}
-
 static int lw_form(const struct alc_ir *ir, int x, int absf, int depth,
                    int *pos, double *zero);
 
@@ -172,7 +140,7 @@ static int lw_form(const struct alc_ir *ir, int x, int absf, int depth,
     case ALC_OP_NEG:
         return absf ? lw_form(ir, n->arg[0], 1, depth + 1, pos, zero) : -1;
     case ALC_OP_WHERE: {
-        int t = lw_zero_test(ir, n->arg[0]);
+        int t = alc_ir_wanda_zero_test(ir, n->arg[0]);
         if (t < 0 ||
             lw_form(ir, n->arg[t ? 2 : 1], absf, depth + 1, pos, zero) != 0) {
             return -1;

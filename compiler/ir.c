@@ -245,6 +245,33 @@ int alc_ir_param_find(const struct alc_ir *ir, const char *name)
 
 /* ---- Analyses ---- */
 
+int alc_ir_strip_sign(const struct alc_ir *ir, int x)
+{
+    while (ir->nodes[x].level == ALC_LV_ELEM &&
+           (ir->nodes[x].op == ALC_OP_ABS || ir->nodes[x].op == ALC_OP_NEG)) {
+        x = ir->nodes[x].arg[0];
+    }
+    return x;
+}
+
+int alc_ir_wanda_zero_test(const struct alc_ir *ir, int c)
+{
+    const struct alc_ir_node *n = &ir->nodes[c];
+    if (n->level != ALC_LV_ELEM || (n->op != ALC_OP_EQ && n->op != ALC_OP_NE)) {
+        return -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct alc_ir_node *z = &ir->nodes[n->arg[1 - k]];
+        const struct alc_ir_node *y =
+            &ir->nodes[alc_ir_strip_sign(ir, n->arg[k])];
+        if (z->op == ALC_OP_CONST && z->u.k == 0.0 && y->op == ALC_OP_INPUT &&
+            y->level == ALC_LV_ELEM && y->u.input == ALC_IN_WANDA) {
+            return n->op == ALC_OP_EQ;
+        }
+    }
+    return -1;
+}
+
 void alc_ir_reachable(const struct alc_ir *ir, unsigned char *mark)
 {
     memset(mark, 0, (size_t)ir->n_nodes);

@@ -90,6 +90,14 @@ unsigned alc_ir_inputs_used(const struct alc_ir *ir);
  */
 uint64_t alc_ir_hash(const struct alc_ir *ir);
 
+/* x with element-level abs and neg taken off. */
+int alc_ir_strip_sign(const struct alc_ir *ir, int x);
+
+/* Whether c is an element-level wanda == 0 (1) or wanda != 0 (0), with 0
+ * on either side and wanda up to abs/neg; else -1. The backends' logs of
+ * BF16 weights by table recognise where(wanda == 0, k, wanda) with it. */
+int alc_ir_wanda_zero_test(const struct alc_ir *ir, int c);
+
 /* Text dump for `dsac emit --target ir`: one node per line. */
 void alc_ir_dump(const struct alc_ir *ir, struct alc_sb *out);
 

@@ -695,27 +695,8 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
 #define FM_FLUSH 4 /* a power of 2 */
 #define FM_FLUSH2 4
 
-static int strip_sign(const struct alc_ir *ir, int x);
 #define FM_ABS 1 /* T + log|act| */
 #define FM_POS 2 /* T + log act: needs act > 0 */
-
-/* c is wanda == 0 (1) or wanda != 0 (0), wanda up to abs/neg; else -1. */
-static int fm_zero_test(const struct alc_ir *ir, int c)
-{
-    const struct alc_ir_node *n = &ir->nodes[c];
-    if (n->level != ALC_LV_ELEM || (n->op != ALC_OP_EQ && n->op != ALC_OP_NE)) {
-        return -1;
-    }
-    for (int k = 0; k < 2; k++) {
-        const struct alc_ir_node *z = &ir->nodes[n->arg[1 - k]];
-        const struct alc_ir_node *y = &ir->nodes[strip_sign(ir, n->arg[k])];
-        if (z->op == ALC_OP_CONST && z->u.k == 0.0 && y->op == ALC_OP_INPUT &&
-            y->level == ALC_LV_ELEM && y->u.input == ALC_IN_WANDA) {
-            return n->op == ALC_OP_EQ;
-        }
-    }
-    return -1;
-}
 
 /* FM_ABS or FM_POS when log(x) (absf: log|x|) is T + La on the float
  * path's elements (wanda nonzero and finite), else -1. */
@@ -733,7 +714,7 @@ static int fm_plain(const struct alc_ir *ir, int x, int absf, int depth)
     case ALC_OP_NEG:
         return absf ? fm_plain(ir, n->arg[0], 1, depth + 1) : -1;
     case ALC_OP_WHERE: {
-        int z = fm_zero_test(ir, n->arg[0]);
+        int z = alc_ir_wanda_zero_test(ir, n->arg[0]);
         return z < 0 ? -1 : fm_plain(ir, n->arg[z ? 2 : 1], absf, depth + 1);
     }
     default:
@@ -793,7 +774,7 @@ static int fm_zero_value(const struct alc_ir *ir, int x, int absf, int depth,
     case ALC_OP_NEG:
         return absf && fm_zero_value(ir, n->arg[0], 1, depth + 1, z);
     case ALC_OP_WHERE: {
-        int t = fm_zero_test(ir, n->arg[0]);
+        int t = alc_ir_wanda_zero_test(ir, n->arg[0]);
         return t >= 0 &&
                fm_zero_value(ir, n->arg[t ? 1 : 2], absf, depth + 1, z);
     }
@@ -908,15 +889,6 @@ static LLVMValueRef lf_input(struct pf *f, int in, int absf)
 }
 
 /* x without abs/neg around it. */
-static int strip_sign(const struct alc_ir *ir, int x)
-{
-    while (ir->nodes[x].level == ALC_LV_ELEM &&
-           (ir->nodes[x].op == ALC_OP_ABS || ir->nodes[x].op == ALC_OP_NEG)) {
-        x = ir->nodes[x].arg[0];
-    }
-    return x;
-}
-
 /* c is z == 0 or z != 0 (either order, 0 or -0) with z the branch br up
  * to abs/neg: the truth of c from the branch's log lv; else NULL. */
 static LLVMValueRef lf_zero_test(struct pf *f, int c, int br, LLVMValueRef lv)
@@ -930,7 +902,7 @@ static LLVMValueRef lf_zero_test(struct pf *f, int c, int br, LLVMValueRef lv)
     for (int k = 0; k < 2; k++) {
         const struct alc_ir_node *z = &ir->nodes[n->arg[1 - k]];
         if (z->op != ALC_OP_CONST || z->u.k != 0.0 ||
-            strip_sign(ir, n->arg[k]) != strip_sign(ir, br)) {
+            alc_ir_strip_sign(ir, n->arg[k]) != alc_ir_strip_sign(ir, br)) {
             continue;
         }
         LLVMValueRef t =
