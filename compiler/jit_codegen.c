@@ -1498,7 +1498,9 @@ static void fm_flush2(struct pf *f, LLVMValueRef st)
  *   i64 fm(w, cols, cterm, bias, slow, st, nrows):
  *     sums and count from st; ns = 0
  *     for (r < nrows) for (c = 0; c + 64 <= cols; c += 64)
- *         all normal ? float sums, flushed every FM_FLUSH blocks
+ *         all normal ? float sums, into st's second float sums every
+ *                      FM_FLUSH blocks, those into st's doubles every
+ *                      FM_FLUSH FM_FLUSH2 blocks
  *                    : slow[ns++] = (r cols, c)
  *     sums and count to st; return ns
  */
