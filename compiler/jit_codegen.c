@@ -698,7 +698,10 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * 512 weights of every matrix of bench_alloc's data set to 2^-30 (K ~16
  * from the mean, sd ~0.9) the variances moved 1.2e-7 relative from
  * EXACT's (measured; 5.6e-9 on the data as is), still inside 1e-6 though
- * the worst-case bound there (~300 x 10 u) is not. Not guarded: a robust
+ * the worst-case bound there (~300 x 10 u) is not. tests/test_jit.c
+ * (test_jit_fm_far_k) keeps such a matrix within 1e-6 of the interpreter
+ * (8.3e-8; flushing to double every 1024 blocks instead gives 9.5e-6 there
+ * and fails, while test_jit_fm_moments would still pass). Not guarded: a robust
  * K would take a spread sample (which cost page walks when tried) or
  * check each chunk's offset s1 / n against its spread and redo it in
  * double.

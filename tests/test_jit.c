@@ -404,6 +404,75 @@ static void test_jit_fm_moments(void **state)
     fx_units_free(&f);
 }
 
+/*
+ * The float path centres on K from a matrix's first ALC_FM_SAMPLE weights
+ * (jit_codegen.c). Here those are 2^-30 and the rest ~N(0, 0.02^2): K lies
+ * ~16 from the mean of log|wanda| (sd ~1.1), so the float sums carry
+ * ~(16 / 1.1)^2 times their usual rounding relative to the variance. It
+ * must still be within 1e-6 of the interpreter (measured ~1e-7 on the
+ * larger bench data).
+ */
+static void test_jit_fm_far_k(void **state)
+{
+    struct alc_rng r;
+    struct fx_units f;
+    alc_rng_seed(&r, 12);
+    fx_units_make(&f, &r, 1, 1, 1, 1, ALC_DT_BF16, 0.0);
+    const int64_t rows = 600, cols = 832, n = rows * cols;
+    float *tmp = malloc((size_t)n * sizeof *tmp);
+    for (int64_t i = 0; i < n; i++) {
+        tmp[i] = (float)(alc_rng_normal(&r) * 0.02);
+    }
+    for (int64_t i = 0; i < 512; i++) {
+        tmp[i] = 0x1p-30f;
+    }
+    free(f.w[0]);
+    free(f.act[0]);
+    f.w[0] = malloc((size_t)n * sizeof(uint16_t));
+    alc_from_f32(f.w[0], tmp, ALC_DT_BF16, (size_t)n);
+    free(tmp);
+    f.act[0] = malloc((size_t)cols * sizeof(float));
+    for (int64_t c = 0; c < cols; c++) {
+        f.act[0][c] = (float)(0.1 + 3.0 * alc_rng_double(&r));
+    }
+    f.mv[0].w = f.w[0];
+    f.mv[0].act = f.act[0];
+    f.mv[0].rows = rows;
+    f.mv[0].cols = cols;
+    struct alc_ir ir;
+    alc_ir_init(&ir);
+    fm_program(&ir, 0);
+    struct alc_jit_opts ex = {.logw = ALC_JIT_LOGW_EXACT};
+    struct alc_jit *ja = compile_or_fail(&ir, NULL);
+    struct alc_jit *je = compile_or_fail(&ir, &ex);
+    const struct alc_ir *c = alc_jit_ir(ja);
+    int N = c->n_nodes, red = -1;
+    for (int i = 0; i < N; i++) {
+        red = c->nodes[i].op == ALC_OP_VAR ? i : red;
+    }
+    assert_true(red >= 0);
+    double *a = calloc((size_t)N, sizeof(double));
+    double *e = calloc((size_t)N, sizeof(double));
+    double *want = calloc((size_t)N, sizeof(double));
+    double sp[1];
+    eval_or_fail(ja, &f.units, 2, sp, a);
+    eval_or_fail(je, &f.units, 2, sp, e);
+    fx_interp_eval(c, &f.units, 0.5, NULL, sp, want);
+    double rel = fabs(a[red] - want[red]) / fabs(want[red]);
+    print_message("moments in float, K far from the mean: var %.6g, relative "
+                  "difference %.2g\n",
+                  want[red], rel);
+    assert_false(same_bits(a[red], e[red])); /* the float path ran */
+    assert_true(rel <= 1e-6);
+    alc_jit_free(ja);
+    alc_jit_free(je);
+    alc_ir_free(&ir);
+    free(a);
+    free(e);
+    free(want);
+    fx_units_free(&f);
+}
+
 /* ---- Dtypes ---- */
 
 /* Every F16 and BF16 bit pattern converts exactly (NaN, inf, subnormal,
@@ -1278,6 +1347,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_jit_reductions_vs_ref),
         cmocka_unit_test(test_jit_owl_dsa_vs_ref),
         cmocka_unit_test(test_jit_fm_moments),
+        cmocka_unit_test(test_jit_fm_far_k),
         cmocka_unit_test(test_jit_dtype_conversions),
         cmocka_unit_test(test_jit_specials_mixed_dtypes),
         cmocka_unit_test(test_jit_threads_bit_identical),
