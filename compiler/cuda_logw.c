@@ -90,10 +90,8 @@
 #include <math.h>
 
 #include "cuda_internal.h"
+#include "logw_table.h"
 
-/* m >= this mantissa (of 128) is at or above sqrt(2): halved, e + 1
- * (jit_logw.c's SPLIT_M) */
-#define LW_SPLIT_M 53
 #define LW_DEPTH 16
 
 /* ---- Which passes ---- */
@@ -193,12 +191,11 @@ int alc_cuda_lw_plan(const struct alc_ir *ir, const struct alc_plan *plan)
 
 void alc_cuda_lw_table(double *tab)
 {
-    double (*lg)(double) = alc_op_table[ALC_OP_LOG].map1;
+    const double *tm = alc_logw_tm_bf16(), *sub = alc_logw_table(ALC_DT_BF16);
     for (int m = 0; m < 128; m++) {
-        double x = 1.0 + m / 128.0;
-        tab[m] = lg(m >= LW_SPLIT_M ? x / 2.0 : x);
+        tab[m] = tm[m];
         /* [128]: zero weights never read it (they take the form's value) */
-        tab[128 + m] = m > 0 ? lg((double)alc_bf16_to_f32((uint16_t)m)) : 0.0;
+        tab[128 + m] = m > 0 ? sub[m] : 0.0;
     }
 }
 
@@ -219,9 +216,9 @@ static const char lw_prelude_head[] =
     "\n"
     "#define ALC_LT_REP 16 /* copies of TM in shared memory */\n"
     "\n"
-    "/* [0, 128): TM[m] = log of 1 + m/128, halved for m >= 53 (jit_logw.c's\n"
-    " * tm_bf16); [129, 256): log|w| of the subnormal BF16 magnitudes 1 ..\n"
-    " * 127 ([128], zero, unused: 0). ops.c's log on the host, exact. */\n"
+    "/* [0, 128): TM[m] = log of 1 + m/128, halved for m >= 53\n"
+    " * (logw_table.c); [129, 256): log|w| of the subnormal BF16 magnitudes\n"
+    " * 1 .. 127 ([128], zero, unused: 0). ops.c's log on the host, exact. */\n"
     "__constant__ double alc_logm_bf16[256] = {\n";
 
 static const char lw_prelude_body[] =
@@ -240,27 +237,20 @@ static const char lw_prelude_body[] =
     "\n"
     "/* log|w| of a normal BF16 magnitude v (0x80 <= v < 0x7f80) is\n"
     " * alc_lw_fma(alc_lw_e(v), alc_lw_tm(ltl, v)), jit_logw.c's formula:\n"
-    " *   e = ((v + 75) >> 7) - 127 (+1 where m >= 53), exact in double;\n"
+    " *   e = ((v + 128 - SPLIT_M) >> 7) - 127, exact in double;\n"
     " *   TM[m] from the thread's copy ltl = lt + threadIdx.x % ALC_LT_REP\n"
     " *   (byte offset m * 128 = (v << 7) & 0x3f80);\n"
     " *   e LN2_HI + (e LN2_LO + y) by two fma, fdlibm's split of ln 2\n"
     " *   (e LN2_HI is exact). Finite for every v < 0x8000. */\n"
-    "ALC_FN double alc_lw_e(unsigned v)\n"
-    "{\n"
-    "    return (double)((int)((v + 75u) >> 7) - 127);\n"
-    "}\n"
-    "\n"
     "ALC_FN double alc_lw_tm(const double *ltl, unsigned v)\n"
     "{\n"
     "    return *(const double *)((const char *)ltl + ((v << 7) & "
     "0x3f80u));\n"
     "}\n"
-    "\n"
-    "ALC_FN double alc_lw_fma(double e, double y)\n"
-    "{\n"
-    "    return fma(e, 0x1.62e42feep-1, fma(e, 0x1.a39ef35793c76p-33, y));\n"
-    "}\n"
-    "\n"
+    "\n";
+
+/* After alc_lw_e and alc_lw_fma (alc_cuda_lw_prelude prints those). */
+static const char lw_prelude_tail[] =
     "ALC_FN double alc_logw_bf16(const double *ltl, unsigned v)\n"
     "{\n"
     "    return alc_lw_fma(alc_lw_e(v), alc_lw_tm(ltl, v));\n"
@@ -326,4 +316,19 @@ void alc_cuda_lw_prelude(struct alc_sb *out)
         alc_sb_printf(out, "%s%a%s", i % 4 == 0 ? "    " : "", tab[i], sep);
     }
     alc_sb_puts(out, lw_prelude_body);
+    /* e and the two fma with logw_table.h's constants */
+    alc_sb_printf(out,
+                  "ALC_FN double alc_lw_e(unsigned v)\n"
+                  "{\n"
+                  "    return (double)((int)((v + %uu) >> 7) - 127);\n"
+                  "}\n"
+                  "\n"
+                  "ALC_FN double alc_lw_fma(double e, double y)\n"
+                  "{\n"
+                  "    return fma(e, %a, fma(e, %a, y));\n"
+                  "}\n"
+                  "\n",
+                  128u - ALC_LOGW_SPLIT_M, alc_logw_bits(ALC_LOGW_LN2_HI_BITS),
+                  alc_logw_bits(ALC_LOGW_LN2_LO_BITS));
+    alc_sb_puts(out, lw_prelude_tail);
 }

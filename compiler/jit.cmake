@@ -1,9 +1,9 @@
-# The LLVM backend: the pass schedule (alc_plan, shared with the CUDA
-# backend) and the ORC JIT that compiles it (alc_jit). LLVM 16 is required
+# The LLVM backend: the pass schedule and the host log|w| tables (alc_plan,
+# shared with the CUDA backend) and the ORC JIT that compiles it (alc_jit). LLVM 16 is required
 # (cmake/Dependencies.cmake); version-sensitive calls live in llvm_compat.c.
-add_library(alc_plan STATIC plan.c)
+add_library(alc_plan STATIC plan.c logw_table.c)
 target_include_directories(alc_plan PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(alc_plan PUBLIC alc_front alc_common m)
+target_link_libraries(alc_plan PUBLIC alc_front alc_common Threads::Threads m)
 alc_target_defaults(alc_plan)
 set_property(GLOBAL APPEND PROPERTY ALC_LIBS alc_plan)
 

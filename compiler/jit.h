@@ -24,7 +24,7 @@
  *
  * Logs of the Wanda metric and of 16-bit weights are read from tables
  * instead (jit_logw.c, enum alc_jit_logw): logw is the dtype's table of
- * log|w| (alc_jit_logw_table; NULL for F32) and lact the matrix's
+ * log|w| (alc_logw_table; NULL for F32) and lact the matrix's
  * per-column logs of act, (2 cols) doubles: log|act_j| then log(act_j)
  * (NULL when the program has no such log).
  */
@@ -75,10 +75,6 @@ enum alc_jit_logw {
     ALC_JIT_LOGW_COUNT
 };
 
-/* The table of log|w| for 16-bit dtype dt, indexed by the 15 magnitude
- * bits (32768 doubles, built once); NULL for F32. jit_logw.c says how
- * each entry is computed and how close it is to the exact log. */
-const double *alc_jit_logw_table(enum alc_dtype dt);
 /* 1 when ALC_JIT_LOGW_AUTO reads BF16's log|w| in registers on this host
  * (AVX-512 VBMI), 0 when it gathers. */
 int alc_jit_logw_in_registers(void);

@@ -12,6 +12,7 @@
 #include <llvm-c/Core.h>
 
 #include "jit.h"
+#include "logw_table.h"
 
 #define ALC_VL 8 /* lanes per vector */
 
@@ -69,7 +70,7 @@ LLVMValueRef alc_vm_log1p(struct alc_cg *g, LLVMValueRef x);
 /* ---- jit_logw.c: log|w| of 16-bit weights by table ---- */
 
 /* log|w| of <VL x i16> weight bits, gathered from table (a pointer to
- * alc_jit_logw_table's doubles). */
+ * alc_logw_table's doubles). */
 LLVMValueRef alc_cg_logw_gather(struct alc_cg *g, LLVMValueRef table,
                                 LLVMValueRef bits);
 /* log|w| of the 64 BF16 weights w0:w1 (<32 x i16> each) as the table
@@ -88,8 +89,6 @@ LLVMValueRef alc_cg_logw_zeros(struct alc_cg *g, LLVMValueRef w0,
  * j < 8. */
 LLVMValueRef alc_cg_logw_words(struct alc_cg *g, LLVMValueRef w0,
                                LLVMValueRef w1, int j);
-/* The BF16 table's value for a normal magnitude v (exponent 1..254). */
-double alc_jit_logw_bf16_formula(unsigned v);
 
 /* Moments in float (jit_codegen.c's "Moments in float"). */
 /* i1: all 64 BF16 weights w0:w1 are normal (neither 0, subnormal, inf

@@ -577,7 +577,7 @@ static void run_chunk(void *ctx, int64_t task, int worker)
     size_t am = (size_t)c->u * (size_t)x->max_mats + (size_t)c->m;
     fn(w, x->act[am], c->nr, mv->cols, mv->rows,
        x->env + (size_t)c->u * (size_t)x->j->ir.n_nodes, raw, st,
-       alc_jit_logw_table(mv->dtype), x->lact[am]);
+       alc_logw_table(mv->dtype), x->lact[am]);
     fold_raw(ps, x->j->opts.unroll, raw, c->elem0,
              x->rec + (size_t)ci * (size_t)ps->n_slots);
 }

@@ -52,73 +52,23 @@
 #include "jit_internal.h"
 #include "llvm_compat.h"
 
-/* fdlibm's split of ln 2: LN2_HI has 21 trailing zero bits, so e LN2_HI
- * is exact for |e| < 2^21. */
-#define LN2_HI_BITS 0x3fe62e42fee00000ull
-#define LN2_LO_BITS 0x3dea39ef35793c76ull
-/* m >= this mantissa (of 128) is at or above sqrt(2): halved, e + 1 */
-#define SPLIT_M 53
 /* fl32(ln 2), the float path's ln 2: I ln2f / 128 is exact in a float
  * fma's product for |I| < 2^24 */
 #define LN2F_BITS 0x3f317218u
 
-static double from_bits(uint64_t u)
-{
-    double x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
 /* ---- Host tables ---- */
 
-static double tm_bf16[128]; /* log(m) for the 128 BF16 mantissas */
-static float tl_f32[128];   /* moments in float: log(1 + m/128) - m ln2f/128 */
-static double tab_f16[32768];  /* log|w| by the 15 magnitude bits */
-static double tab_bf16[32768]; /* likewise, BF16 (formula, see above) */
-static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+/* The tables of log|w| and TM are logw_table.c's (shared with the CUDA
+ * backend); the float path's TL is the JIT's own. */
+static float tl_f32[128]; /* moments in float: log(1 + m/128) - m ln2f/128 */
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
-/* e and the table index of a normal BF16 magnitude v (1 <= v >> 7 <=
- * 254): v + (128 - SPLIT_M) carries into the exponent exactly when m is
- * halved. */
-static int bf16_e(unsigned v)
-{
-    return (int)((v + (128 - SPLIT_M)) >> 7) - 127;
-}
-
-double alc_jit_logw_bf16_formula(unsigned v)
-{
-    double e = (double)bf16_e(v & 0x7fffu);
-    double lo = fma(e, from_bits(LN2_LO_BITS), tm_bf16[v & 0x7fu]);
-    return fma(e, from_bits(LN2_HI_BITS), lo);
-}
-
-static void tables_init(void)
+static void tl_init(void)
 {
     double (*lg)(double) = alc_op_table[ALC_OP_LOG].map1;
     for (int m = 0; m < 128; m++) {
         double x = 1.0 + m / 128.0;
-        tm_bf16[m] = lg(m >= SPLIT_M ? x / 2.0 : x);
         tl_f32[m] = (float)(lg(x) - m * ((double)alc_jit_fm_ln2f() / 128.0));
-    }
-    for (unsigned v = 0; v < 32768; v++) {
-        unsigned e = v >> 7;
-        tab_f16[v] = lg((double)alc_f16_to_f32((uint16_t)v));
-        tab_bf16[v] = e == 0 || e == 255
-                          ? lg((double)alc_bf16_to_f32((uint16_t)v))
-                          : alc_jit_logw_bf16_formula(v);
-    }
-}
-
-const double *alc_jit_logw_table(enum alc_dtype dt)
-{
-    pthread_once(&tab_once, tables_init);
-    switch (dt) {
-    case ALC_DT_F16:
-        return tab_f16;
-    case ALC_DT_BF16:
-        return tab_bf16;
-    default:
-        return NULL;
     }
 }
 
@@ -248,12 +198,11 @@ static void planes_lookup(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     LLVMTypeRef i8 = LLVMInt8TypeInContext(g->ctx);
     LLVMTypeRef b64 = LLVMVectorType(i8, 64);
     uint8_t ix[64];
-    pthread_once(&tab_once, tables_init);
     step1_index(ix, 2);
     LLVMValueRef lo =
         permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
     LLVMValueRef P[8], W[4][2], D[2][2][2];
-    byte_planes(g, lo, tm_bf16, sizeof tm_bf16[0], P);
+    byte_planes(g, lo, alc_logw_tm_bf16(), sizeof(double), P);
     for (int k = 0; k < 4; k++) { /* plane pairs (0 1) (2 3) (4 5) (6 7) */
         for (int s1 = 0; s1 < 2; s1++) {
             W[k][s1] = unpack(g, P[2 * k], P[2 * k + 1], 64, s1);
@@ -325,11 +274,11 @@ void alc_cg_logw_planes(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     planes_lookup(g, w0, w1, q);
     for (int h = 0; h < 2; h++) { /* biased e = (w & 0x7fff) + 75 >> 7 */
         LLVMValueRef v = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
-        v = LLVMBuildAdd(b, v, splat16(g, 32, 128 - SPLIT_M), "");
+        v = LLVMBuildAdd(b, v, splat16(g, 32, 128 - ALC_LOGW_SPLIT_M), "");
         eb[h] = LLVMBuildLShr(b, v, splat16(g, 32, 7), "");
     }
-    LLVMValueRef hi = alc_cg_vf(g, from_bits(LN2_HI_BITS));
-    LLVMValueRef lo = alc_cg_vf(g, from_bits(LN2_LO_BITS));
+    LLVMValueRef hi = alc_cg_vf(g, alc_logw_bits(ALC_LOGW_LN2_HI_BITS));
+    LLVMValueRef lo = alc_cg_vf(g, alc_logw_bits(ALC_LOGW_LN2_LO_BITS));
     for (int j = 0; j < 8; j++) {
         LLVMValueRef ed = expo_double(g, eb[j / 4], j);
         out[j] = alc_cg_fma(g, ed, hi, alc_cg_fma(g, ed, lo, q[j]));
@@ -418,7 +367,7 @@ void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
     LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
     LLVMTypeRef f16v = LLVMVectorType(g->t_f32, 16);
     uint8_t ix[64];
-    pthread_once(&tab_once, tables_init);
+    pthread_once(&tl_once, tl_init);
     fm_index(ix);
     LLVMValueRef lo =
         permi2b(g, cast(g, w0, b64), const_bytes(g, ix), cast(g, w1, b64));
@@ -491,7 +440,7 @@ void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
                         double z0, double *hdr, float *c)
 {
-    const double *tab = alc_jit_logw_table(ALC_DT_BF16);
+    const double *tab = alc_logw_table(ALC_DT_BF16);
     int ok = 1;
     double kc = 0.0, sw = 0.0;
     for (int64_t j = 0; j < cols; j++) {
