@@ -958,9 +958,10 @@ static void emit_lw_updates(struct em *e, const char *in)
 
 /* The table-path values of every accumulator at element j with magnitude
  * mag: d<a> for folded vars, `y<a> = f(log form)` for the others; la, ls:
- * the column's act logs (names). */
+ * the column's act logs (names); decl: "const double " to declare d<a> and
+ * y<a>, "" to assign variables declared before. */
 static void emit_lw_fast_values(struct em *e, const char *la, const char *ls,
-                                const char *in)
+                                const char *decl, const char *in)
 {
     struct alc_sb *o = e->out;
     int plain = 0;
@@ -974,8 +975,8 @@ static void emit_lw_fast_values(struct em *e, const char *la, const char *ls,
              * NVRTC branches around the fma (no overlap of elements) */
             alc_sb_printf(o,
                           "%sconst double dt%d = alc_lw_fma(ex, tm + c%d[j]);\n"
-                          "%sconst double d%d = mag == 0u ? dz%d : dt%d;\n",
-                          in, a, a, in, a, a, a);
+                          "%s%sd%d = mag == 0u ? dz%d : dt%d;\n",
+                          in, a, a, in, decl, a, a, a);
         } else {
             plain = 1;
         }
@@ -993,7 +994,7 @@ static void emit_lw_fast_values(struct em *e, const char *la, const char *ls,
         emit_literal(e->lw[a].zero, o);
         alc_sb_printf(o, " : tw + %s;\n", e->lw[a].pos ? ls : la);
         snprintf(v, sizeof v, "v%d", a);
-        snprintf(dst, sizeof dst, "const double y%d", a);
+        snprintf(dst, sizeof dst, "%sy%d", decl, a);
         emit_lw_value(e, a, dst, v, in);
     }
 }
@@ -1111,7 +1112,7 @@ static void emit_lw_cell(struct em *e)
                    "                    for (int j = 0; j < ALC_VEC; j++) {\n"
                    "                        const unsigned mag = h[j] & "
                    "0x7fffu;\n");
-    emit_lw_fast_values(e, "L.a[j]", "L.s[j]", in1);
+    emit_lw_fast_values(e, "L.a[j]", "L.s[j]", "const double ", in1);
     emit_lw_updates(e, in1);
     alc_sb_puts(o, "                    }\n"
                    "                } else {\n"
@@ -1135,36 +1136,7 @@ static void emit_lw_cell(struct em *e)
             break;
         }
     }
-    {
-        /* the fast values into the d<a>/y<a> declared above */
-        struct alc_sb tmp, *saved = e->out;
-        const char *t;
-        alc_sb_init(&tmp);
-        e->out = &tmp;
-        emit_lw_fast_values(e, "laj", "lsj", in2);
-        e->out = saved;
-        for (t = alc_sb_str(&tmp); *t != '\0';) {
-            const char *nl = strchr(t, '\n');
-            size_t n = (size_t)(nl - t) + 1;
-            int outer = 0;
-            for (int a = 0; a < e->ps->n_accs && !outer; a++) {
-                char decl[64];
-                snprintf(decl, sizeof decl, "%sconst double %c%d = ", in2,
-                         lw_folded(e, a) ? 'd' : 'y', a);
-                if (strncmp(t, decl, strlen(decl)) == 0) {
-                    alc_sb_printf(o, "%s%c%d = ", in2,
-                                  lw_folded(e, a) ? 'd' : 'y', a);
-                    alc_sb_append(o, t + strlen(decl), n - strlen(decl));
-                    outer = 1;
-                }
-            }
-            if (!outer) {
-                alc_sb_append(o, t, n);
-            }
-            t += n;
-        }
-        alc_sb_free(&tmp);
-    }
+    emit_lw_fast_values(e, "laj", "lsj", "", in2);
     alc_sb_printf(o, "%s} else {\n", in1);
     alc_sb_printf(o, "%s%sp%d_slow(T, u, h[j], c8 + j, x);\n", in2, e->pre,
                   e->k);
@@ -1187,10 +1159,22 @@ static void emit_lw_cell(struct em *e)
     }
 }
 
+/* What fn emits, 4 columns further in (sb_indent). */
+static void emit_indented(struct em *e, void (*fn)(struct em *))
+{
+    struct alc_sb *o = e->out, tmp;
+    alc_sb_init(&tmp);
+    e->out = &tmp;
+    fn(e);
+    e->out = o;
+    sb_indent(o, alc_sb_str(&tmp));
+    alc_sb_free(&tmp);
+}
+
 /* if (the tile qualifies) { the cells } else { the usual loop } */
 static void emit_lw_loops(struct em *e)
 {
-    struct alc_sb *o = e->out, loop;
+    struct alc_sb *o = e->out;
     alc_sb_puts(
         o,
         "        if (T.dtype == ALC_DT_BF16 && T.lact != nullptr &&\n"
@@ -1263,20 +1247,11 @@ static void emit_lw_loops(struct em *e)
                    "                    w1 = w2;\n"
                    "                    alc_wcell(wt, i + 2 * rstep, "
                    "T.count, &w2);\n");
-    alc_sb_init(&loop);
-    e->out = &loop;
-    emit_lw_cell(e);
-    e->out = o;
-    sb_indent(o, alc_sb_str(&loop));
+    emit_indented(e, emit_lw_cell);
     alc_sb_puts(o, "                }\n"
                    "            }\n"
                    "        } else {\n");
-    alc_sb_reset(&loop);
-    e->out = &loop;
-    emit_loop(e);
-    e->out = o;
-    sb_indent(o, alc_sb_str(&loop));
-    alc_sb_free(&loop);
+    emit_indented(e, emit_loop);
     alc_sb_puts(o, "        }\n");
 }
 

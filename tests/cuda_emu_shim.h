@@ -81,15 +81,6 @@ static inline double __longlong_as_double(long long u)
     return f;
 }
 
-/* The double whose high and low 32-bit words are hi and lo. */
-static inline double __hiloint2double(int hi, int lo)
-{
-    uint64_t u = (uint64_t)(uint32_t)hi << 32 | (uint32_t)lo;
-    double f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static inline long long __double_as_longlong(double f)
 {
     long long u;
