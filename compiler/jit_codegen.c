@@ -1342,6 +1342,40 @@ static LLVMValueRef i64c(struct pf *f, int64_t x)
     return LLVMConstInt(f->g->t_i64, (unsigned long long)x, 1);
 }
 
+/*
+ * Software prefetch of the weights ALC_JIT_PREFETCH bytes ahead of the
+ * element at off, one prefetchnta per cache line the step reads (the
+ * weights are read once, hence the non-temporal hint). With the hardware
+ * prefetcher alone the loops waited on memory: DSA's float loop ran at
+ * 23 GB/s per core on L3-resident weights, 16 GB/s from DRAM, where a
+ * plain summing loop reads 33 GB/s per core (Zen 4, 4 KB pages; the
+ * hardware prefetchers work within a page, a software prefetch also takes
+ * the TLB miss early). Measured, 2 threads, the variants interleaved in
+ * one process: dsa.alloc 17.0 -> 15.1 ms per evaluation, owl.alloc 25.6 ->
+ * 24.0 ms; the gain is flat from 4 to 8 KB ahead, smaller at 3 KB, and
+ * prefetcht0 was within noise of prefetchnta. A prefetch never faults, so
+ * running past the end of the weights is harmless (the address is
+ * computed without inbounds).
+ */
+#define ALC_JIT_PREFETCH 6144
+
+static void emit_prefetch(struct pf *f, LLVMValueRef w, LLVMValueRef off,
+                          int elem_size, int bytes)
+{
+    struct alc_cg *g = f->g;
+    const int dist = ALC_JIT_PREFETCH;
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(g->ctx), pt = g->t_ptr;
+    LLVMValueRef at = LLVMBuildMul(g->b, off, i64c(f, elem_size), "");
+    for (int k = 0; k < bytes; k += 64) {
+        LLVMValueRef idx = LLVMBuildAdd(g->b, at, i64c(f, dist + k), "");
+        LLVMValueRef a[4] = {LLVMBuildGEP2(g->b, i8, w, &idx, 1, ""),
+                             LLVMConstInt(g->t_i32, 0, 0),
+                             LLVMConstInt(g->t_i32, 0, 0),
+                             LLVMConstInt(g->t_i32, 1, 0)};
+        alc_cg_intrinsic(g, "llvm.prefetch", &pt, 1, a, 4);
+    }
+}
+
 static LLVMValueRef tail_mask(struct pf *f, LLVMValueRef c)
 {
     struct alc_cg *g = f->g;
@@ -1567,6 +1601,7 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
         wv[h] = LLVMBuildLoad2(b, w32, p, "");
         LLVMSetAlignment(wv[h], 2);
     }
+    emit_prefetch(f, w, off, 2, 128);
     LLVMBasicBlockRef zb = has_z ? bb(f, "zeros") : sl, done = bb(f, "done");
     LLVMBuildCondBr(b, alc_cg_logw_normal(g, wv[0], wv[1], 0), fast, zb);
     LLVMPositionBuilderAtEnd(b, fast);
@@ -1886,6 +1921,13 @@ static void emit_col_loop(struct pf *f, int vectors, int masked,
     LLVMPositionBuilderAtEnd(g->b, body);
     memset(f->pre_w, 0, sizeof f->pre_w);
     memset(f->pre_wabs, 0, sizeof f->pre_wabs);
+    const unsigned reads_w = (1u << ALC_IN_WANDA) | (1u << ALC_IN_WEIGHT);
+    int es = alc_dtype_table[f->dt].size;
+    /* (a step of less than a line is a loop bound by its math) */
+    if (!masked && (f->ps->inputs & reads_w) && step * es >= 64) {
+        emit_prefetch(f, f->arg[A_W], LLVMBuildAdd(g->b, rowoff, c, ""), es,
+                      (int)step * es);
+    }
     for (int u = 0; !masked && u + 1 < vectors; u += 2) {
         wide_load_w(f, LLVMBuildAdd(g->b, rowoff, c, ""), u);
     }
@@ -1997,6 +2039,7 @@ static void emit_block_loop(struct pf *f, LLVMValueRef rowoff)
                     body, next);
     LLVMPositionBuilderAtEnd(b, body);
     block_load(f, rowoff, c, wv);
+    emit_prefetch(f, f->arg[A_W], LLVMBuildAdd(b, rowoff, c, ""), 2, 128);
     block_steps(f, rowoff, c, wv);
     LLVMBuildStore(b, end, f->c_var);
     LLVMBuildBr(b, head);
