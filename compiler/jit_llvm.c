@@ -827,10 +827,19 @@ static void fill_act(void *ctx, int64_t task, int worker)
         return;
     }
     const struct alc_mat_view *mv = &x->units->units[u].mats[m];
+    int fm = x->j->reads_lact & ALC_CG_LACT_FM;
+    if (l != NULL && fm && mv->dtype == ALC_DT_BF16 && mv->w != NULL) {
+        /* K's sample, the matrix's first weights, is in DRAM: its lines
+         * arrive while the logs below run */
+        int64_t n = mv->rows * mv->cols < ALC_FM_SAMPLE ? mv->rows * mv->cols
+                                                        : ALC_FM_SAMPLE;
+        for (int64_t i = 0; i < n; i += 32) {
+            __builtin_prefetch((const uint16_t *)mv->w + i);
+        }
+    }
     for (int64_t c = 0; c < mv->cols; c++) {
         a[c] = (double)mv->act[c];
     }
-    int fm = x->j->reads_lact & ALC_CG_LACT_FM;
     for (int64_t c = 0; l != NULL && c < mv->cols; c++) {
         if (x->j->reads_lact & ALC_CG_LACT_ABS || fm) {
             l[c] = lg(fabs(a[c]));

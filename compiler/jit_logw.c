@@ -473,12 +473,14 @@ void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
     hdr[3] = 0.0;
     /* within each whole block of 64 columns, in the lookup's order:
      * position 16 o + k holds column 32 h + 2 k + s, o = 2 h + s */
-    for (int64_t j = 0; j < cols; j++) {
-        int64_t p = j;
-        if (j < cols / 64 * 64) {
-            int r = (int)(j % 64), h = r / 32, l = (r % 32) / 2, s = r % 2;
-            p = j - r + 16 * (2 * h + s) + l;
+    int64_t whole = cols / 64 * 64;
+    for (int64_t j0 = 0; j0 < whole; j0 += 64) {
+        for (int p = 0; p < 64; p++) {
+            int o = p / 16, src = 32 * (o / 2) + 2 * (p % 16) + o % 2;
+            c[j0 + p] = ok ? (float)(la[j0 + src] - kc - delta) : 0.0f;
         }
-        c[p] = ok ? (float)(la[j] - kc - delta) : 0.0f;
+    }
+    for (int64_t j = whole; j < cols; j++) {
+        c[j] = ok ? (float)(la[j] - kc - delta) : 0.0f;
     }
 }
