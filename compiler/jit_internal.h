@@ -120,6 +120,9 @@ float alc_jit_fm_ln2f(void);
 void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
                         double z0, double *hdr, float *c);
+/* Prefetches the weights alc_jit_fm_prepare samples for K (the first
+ * ALC_FM_SAMPLE of w's n), so that they arrive while other host work runs. */
+void alc_jit_fm_prefetch_sample(const uint16_t *w, int64_t n);
 /* The float path's value of log on zero weights (the constant of
  * where(wanda == 0, k, ...)) for the first pass that has the path, or NaN:
  * the host counts zeros at this value when it picks K. */

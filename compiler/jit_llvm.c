@@ -829,13 +829,8 @@ static void fill_act(void *ctx, int64_t task, int worker)
     const struct alc_mat_view *mv = &x->units->units[u].mats[m];
     int fm = x->j->reads_lact & ALC_CG_LACT_FM;
     if (l != NULL && fm && mv->dtype == ALC_DT_BF16 && mv->w != NULL) {
-        /* K's sample, the matrix's first weights, is in DRAM: its lines
-         * arrive while the logs below run */
-        int64_t n = mv->rows * mv->cols < ALC_FM_SAMPLE ? mv->rows * mv->cols
-                                                        : ALC_FM_SAMPLE;
-        for (int64_t i = 0; i < n; i += 32) {
-            __builtin_prefetch((const uint16_t *)mv->w + i);
-        }
+        /* K's sample is in DRAM: its lines arrive while the logs run */
+        alc_jit_fm_prefetch_sample(mv->w, mv->rows * mv->cols);
     }
     for (int64_t c = 0; c < mv->cols; c++) {
         a[c] = (double)mv->act[c];

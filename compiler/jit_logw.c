@@ -436,6 +436,13 @@ LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
                          LLVMConstInt(g->t_i32, 0xffffffffu, 0), "");
 }
 
+void alc_jit_fm_prefetch_sample(const uint16_t *w, int64_t n)
+{
+    for (int64_t i = 0; i < n && i < ALC_FM_SAMPLE; i += 32) {
+        __builtin_prefetch(w + i);
+    }
+}
+
 void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
                         double z0, double *hdr, float *c)
