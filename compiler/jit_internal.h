@@ -91,21 +91,22 @@ LLVMValueRef alc_cg_logw_words(struct alc_cg *g, LLVMValueRef w0,
                                LLVMValueRef w1, int j);
 
 /* Moments in float (jit_codegen.c's "Moments in float"). */
-/* i1: all 64 BF16 weights w0:w1 are normal (neither 0, subnormal, inf
- * nor NaN), or +-0 as well when zeros. */
-LLVMValueRef alc_cg_logw_normal(struct alc_cg *g, LLVMValueRef w0,
-                                LLVMValueRef w1, int zeros);
-/* t[o] (<16 x float>, o = 2 h + s < 4) = TL[m] (jit_logw.c's "Moments in
- * float") of words 2 k + s (k < 16) of w_h, read in registers (VBMI). */
-void alc_cg_logw_planes_f32(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
-                            LLVMValueRef *t);
-/* The same lanes' I = |w| - 128 (127 + e0) as <16 x float> (exact; bias =
- * splat i32 -128 (127 + e0); AVX-512 VNNI). */
-LLVMValueRef alc_cg_logw_ifrac_f32(struct alc_cg *g, LLVMValueRef w0,
-                                   LLVMValueRef w1, int o, LLVMValueRef bias);
-/* <16 x i1>: which of the same lanes are +-0. */
-LLVMValueRef alc_cg_logw_zero_f32(struct alc_cg *g, LLVMValueRef w0,
-                                  LLVMValueRef w1, int o);
+/* i1: all 64 BF16 weights w0:w1 have |w| (15 bits) - lo < span unsigned
+ * (lo, span <32 x i16>; alc_cg_fm_pairs's window), or are +-0 as well when
+ * zeros. */
+LLVMValueRef alc_cg_fm_window(struct alc_cg *g, LLVMValueRef w0,
+                              LLVMValueRef w1, LLVMValueRef lo,
+                              LLVMValueRef span, int zeros);
+/* a[o] (<16 x i32>, o = 2 h + s < 4): dword 4 l + k holds |w| (low word)
+ * and TQ[m] - 32768 (high word) of element 32 h + 8 l + 4 s + k of w0:w1
+ * (jit_logw.c's "Moments in float"; read in registers, VBMI). */
+void alc_cg_fm_pairs(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
+                     LLVMValueRef *a);
+/* J = bias + 4096 |w| + TQ - 32768 of a's lanes as <16 x float> (exact in
+ * the window; bias = splat i32 32768 - 4096 128 (127 + e0); AVX-512 VNNI). */
+LLVMValueRef alc_cg_fm_j(struct alc_cg *g, LLVMValueRef a, LLVMValueRef bias);
+/* <16 x i1>: which of a's lanes are +-0. */
+LLVMValueRef alc_cg_fm_zeros(struct alc_cg *g, LLVMValueRef a);
 /* fl32(ln 2), the float path's ln 2. */
 float alc_jit_fm_ln2f(void);
 /* Weights read for K and e0: the first this many of a matrix. */
@@ -115,7 +116,7 @@ float alc_jit_fm_ln2f(void);
 /* Host side of one BF16 matrix (n weights w, per-column log|act| la, act):
  * hdr[0] = 1 when the float path may run (every la finite; and act > 0
  * when need_pos), hdr[1] = the shift K, hdr[2] = e0; c the float column
- * terms fl32(la[j] - Kc - delta), in alc_cg_logw_planes_f32's lane order
+ * terms fl32(la[j] - Kc - delta), in alc_cg_fm_pairs's lane order
  * within each whole block of 64 columns. z0: alc_cg_fm_zero's. */
 void alc_jit_fm_prepare(const uint16_t *w, int64_t n, const double *la,
                         const double *act, int64_t cols, int need_pos,
