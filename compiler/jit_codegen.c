@@ -709,11 +709,11 @@ static int lf_pass_reads(const struct alc_ir *ir, int tab,
  * EXACT's (measured; 5.6e-9 on the data as is), still inside 1e-6 though
  * the worst-case bound there (~300 x 10 u) is not. tests/test_jit.c
  * (test_jit_fm_far_k) keeps such a matrix within 1e-6 of the interpreter
- * (8.3e-8; flushing to double every 1024 blocks instead gives 9.5e-6 there
- * and fails, while test_jit_fm_moments would still pass). Not guarded: a robust
- * K would take a spread sample (which cost page walks when tried) or
- * check each chunk's offset s1 / n against its spread and redo it in
- * double.
+ * (9.8e-8 with 256K-element chunks, 8.3e-8 with 64K; flushing to double every
+ * 1024 blocks instead gives 9.5e-6 there and fails, while test_jit_fm_moments
+ * would still pass). Not guarded: a robust K would take a spread sample (which
+ * cost page walks when tried) or check each chunk's offset s1 / n against its
+ * spread and redo it in double.
  */
 #define FM_FLUSH 4 /* a power of 2 */
 #define FM_FLUSH2 4
@@ -1449,30 +1449,23 @@ static LLVMValueRef fm_st_slot(struct pf *f, LLVMValueRef st, int unit)
 
 static LLVMValueRef wide_half(struct pf *f, LLVMValueRef v, int h);
 
-/* 16 lanes of the scalar x (float, or the i32 bias). */
-static LLVMValueRef fm_splat(struct pf *f, LLVMValueRef x)
+/* n (<= 32) lanes of the scalar x. */
+static LLVMValueRef fm_splat_n(struct pf *f, LLVMValueRef x, unsigned n)
 {
-    LLVMValueRef undef = LLVMGetPoison(LLVMVectorType(LLVMTypeOf(x), 16));
-    LLVMValueRef zeros[16];
-    for (int i = 0; i < 16; i++) {
+    LLVMValueRef undef = LLVMGetPoison(LLVMVectorType(LLVMTypeOf(x), n));
+    LLVMValueRef zeros[32];
+    for (unsigned i = 0; i < n; i++) {
         zeros[i] = LLVMConstInt(f->g->t_i32, 0, 0);
     }
     LLVMValueRef v = LLVMBuildInsertElement(f->g->b, undef, x, zeros[0], "");
-    return LLVMBuildShuffleVector(f->g->b, v, undef, LLVMConstVector(zeros, 16),
+    return LLVMBuildShuffleVector(f->g->b, v, undef, LLVMConstVector(zeros, n),
                                   "");
 }
 
-/* 32 lanes of the i16 x. */
-static LLVMValueRef fm_splat32w(struct pf *f, LLVMValueRef x)
+/* 16 lanes of the scalar x (float, or the i32 bias). */
+static LLVMValueRef fm_splat(struct pf *f, LLVMValueRef x)
 {
-    LLVMValueRef undef = LLVMGetPoison(LLVMVectorType(LLVMTypeOf(x), 32));
-    LLVMValueRef zeros[32];
-    for (int i = 0; i < 32; i++) {
-        zeros[i] = LLVMConstInt(f->g->t_i32, 0, 0);
-    }
-    LLVMValueRef v = LLVMBuildInsertElement(f->g->b, undef, x, zeros[0], "");
-    return LLVMBuildShuffleVector(f->g->b, v, undef, LLVMConstVector(zeros, 32),
-                                  "");
+    return fm_splat_n(f, x, 16);
 }
 
 /* The i32 x clamped to the normal magnitudes' [0x80, 0x7f80]. */
@@ -1658,9 +1651,9 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
         fm_clamp(f, LLVMBuildAdd(b, B, LLVMConstInt(g->t_i32, 4064, 0), ""));
     LLVMValueRef wspan = LLVMBuildSub(b, whi, wlo, "");
     LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
-    LLVMValueRef lo16 = fm_splat32w(f, LLVMBuildTrunc(b, wlo, g->t_i16, ""));
+    LLVMValueRef lo16 = fm_splat_n(f, LLVMBuildTrunc(b, wlo, g->t_i16, ""), 32);
     LLVMValueRef span16 =
-        fm_splat32w(f, LLVMBuildTrunc(b, wspan, g->t_i16, ""));
+        fm_splat_n(f, LLVMBuildTrunc(b, wspan, g->t_i16, ""), 32);
     LLVMValueRef dz = fm_splat(f, LLVMGetParam(fn, 7));
     LLVMValueRef nrows = LLVMGetParam(fn, 6);
     LLVMValueRef rv = LLVMBuildAlloca(b, g->t_i64, "r");
