@@ -96,13 +96,19 @@ LLVMValueRef alc_cg_vi(struct alc_cg *g, uint64_t x)
     return LLVMConstVector(e, ALC_VL);
 }
 
-LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef s)
+LLVMValueRef alc_cg_splat_n(struct alc_cg *g, LLVMValueRef s, unsigned n)
 {
-    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), ALC_VL);
+    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), n);
     LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetPoison(vt), s,
                                             LLVMConstInt(g->t_i32, 0, 0), "");
     return LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(vt),
-                                  LLVMConstNull(g->v_i32), "");
+                                  LLVMConstNull(LLVMVectorType(g->t_i32, n)),
+                                  "");
+}
+
+LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef s)
+{
+    return alc_cg_splat_n(g, s, ALC_VL);
 }
 
 LLVMValueRef alc_cg_intrinsic(struct alc_cg *g, const char *name,
@@ -1415,12 +1421,11 @@ static void init_accs(struct pf *f)
 
 /*
  * The float loop is a function of its own, <pass fn>_fm, called once per
- * chunk: i64 fm(w, cols, cterm, bias, slow, st, nrows) sums the blocks
- * of all-normal weights into st and lists the others in slow as (row
- * offset, column) pairs (returns how many); the pass function then runs
- * those by the double path, and each row's columns past its last block.
- * In one
- * function with the double loops, the register allocator kept the double
+ * chunk: i64 fm(w, cols, cterm, B, slow, st, nrows, dz) sums the blocks
+ * of weights in the window (alc_cg_fm_consts) into st and lists the others in
+ * slow as (row offset, column) pairs (returns how many); the pass function then
+ * runs those by the double path, and each row's columns past its last block. In
+ * one function with the double loops, the register allocator kept the double
  * accumulators in registers and spilled the float sums (every update a
  * load and a store: slower than the double path; measured).
  *
@@ -1449,34 +1454,10 @@ static LLVMValueRef fm_st_slot(struct pf *f, LLVMValueRef st, int unit)
 
 static LLVMValueRef wide_half(struct pf *f, LLVMValueRef v, int h);
 
-/* n (<= 32) lanes of the scalar x. */
-static LLVMValueRef fm_splat_n(struct pf *f, LLVMValueRef x, unsigned n)
-{
-    LLVMValueRef undef = LLVMGetPoison(LLVMVectorType(LLVMTypeOf(x), n));
-    LLVMValueRef zeros[32];
-    for (unsigned i = 0; i < n; i++) {
-        zeros[i] = LLVMConstInt(f->g->t_i32, 0, 0);
-    }
-    LLVMValueRef v = LLVMBuildInsertElement(f->g->b, undef, x, zeros[0], "");
-    return LLVMBuildShuffleVector(f->g->b, v, undef, LLVMConstVector(zeros, n),
-                                  "");
-}
-
 /* 16 lanes of the scalar x (float, or the i32 bias). */
 static LLVMValueRef fm_splat(struct pf *f, LLVMValueRef x)
 {
-    return fm_splat_n(f, x, 16);
-}
-
-/* The i32 x clamped to the normal magnitudes' [0x80, 0x7f80]. */
-static LLVMValueRef fm_clamp(struct pf *f, LLVMValueRef x)
-{
-    LLVMBuilderRef b = f->g->b;
-    LLVMValueRef lo = LLVMConstInt(f->g->t_i32, 0x80, 0);
-    LLVMValueRef hi = LLVMConstInt(f->g->t_i32, 0x7f80, 0);
-    x = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, lo, ""), lo, x, "");
-    return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, hi, ""), hi, x,
-                           "");
+    return alc_cg_splat_n(f->g, x, 16);
 }
 
 static LLVMValueRef fm_fma(struct pf *f, LLVMValueRef a, LLVMValueRef b,
@@ -1570,7 +1551,6 @@ struct fm_pipe {
     LLVMValueRef pend;   /* i1 alloca: a block is pending */
     LLVMValueRef pa[4];  /* its pairs */
     LLVMValueRef pc;     /* its first column */
-    LLVMValueRef na[4];  /* the current block's pairs */
     LLVMValueRef nv, st; /* the row function's count, state */
     LLVMValueRef dz;     /* zero weights' d, or NULL */
 };
@@ -1583,7 +1563,7 @@ static void fm_pend(struct pf *f, const struct fm_pipe *pp,
     struct alc_cg *g = f->g;
     LLVMBuilderRef b = g->b;
     LLVMTypeRef d16 = LLVMVectorType(g->t_i32, 16);
-    LLVMBasicBlockRef run = bb(f, "pend"), done = bb(f, "pend.done");
+    LLVMBasicBlockRef run = bb(f, "pend");
     LLVMBasicBlockRef flush = bb(f, "flush"), flush2 = bb(f, "flush2");
     LLVMBuildCondBr(b, LLVMBuildLoad2(b, g->t_i1, pp->pend, ""), run, next);
     LLVMPositionBuilderAtEnd(b, run);
@@ -1592,8 +1572,6 @@ static void fm_pend(struct pf *f, const struct fm_pipe *pp,
         a[i] = LLVMBuildLoad2(b, d16, pp->pa[i], "");
     }
     fm_arith(f, a, pc, pp->dz);
-    LLVMBuildBr(b, done);
-    LLVMPositionBuilderAtEnd(b, done);
     LLVMValueRef n = LLVMBuildAdd(b, LLVMBuildLoad2(b, g->t_i64, pp->nv, ""),
                                   i64c(f, 1), "");
     LLVMBuildStore(b, n, pp->nv);
@@ -1612,14 +1590,15 @@ static void fm_pend(struct pf *f, const struct fm_pipe *pp,
 }
 
 /*
- *   i64 fm(w, cols, cterm, bias, slow, st, nrows):
+ *   i64 fm(w, cols, cterm, B, slow, st, nrows, dz):
  *     sums and count from st; ns = 0
  *     for (r < nrows) for (c = 0; c + 64 <= cols; c += 64)
- *         all normal ? float sums, into st's second float sums every
- *                      FM_FLUSH blocks, those into st's doubles every
- *                      FM_FLUSH FM_FLUSH2 blocks
- *                    : slow[ns++] = (r cols, c)
- *     sums and count to st; return ns
+ *         in the window (or zero, with dz) ?
+ *              lookups; the pending block's float sums (into st's second
+ *              float sums every FM_FLUSH blocks, those into st's doubles
+ *              every FM_FLUSH FM_FLUSH2 blocks); this block pending
+ *            : slow[ns++] = (r cols, c)
+ *     the pending block's float sums; sums and count to st; return ns
  */
 static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
 {
@@ -1637,23 +1616,9 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMValueRef slow = LLVMGetParam(fn, 4), st = LLVMGetParam(fn, 5);
     LLVMPositionBuilderAtEnd(b, bb(f, "entry"));
     f->fm_c = LLVMGetParam(fn, 2);
-    /* from B = 128 (127 + e0): J's bias 32768 - 4096 B and the window
-     * |w| in [max(0x80, B - 4064), min(0x7f80, B + 4064)): |I| < 4064, so
-     * |J| < 2^24, and no zero, subnormal, inf or NaN */
-    LLVMValueRef B = LLVMGetParam(fn, 3);
-    f->fm_bias = fm_splat(
-        f, LLVMBuildSub(b, LLVMConstInt(g->t_i32, 32768, 0),
-                        LLVMBuildMul(b, B, LLVMConstInt(g->t_i32, 4096, 0), ""),
-                        ""));
-    LLVMValueRef wlo =
-        fm_clamp(f, LLVMBuildSub(b, B, LLVMConstInt(g->t_i32, 4064, 0), ""));
-    LLVMValueRef whi =
-        fm_clamp(f, LLVMBuildAdd(b, B, LLVMConstInt(g->t_i32, 4064, 0), ""));
-    LLVMValueRef wspan = LLVMBuildSub(b, whi, wlo, "");
+    LLVMValueRef lo16, span16; /* the window (alc_cg_fm_consts) */
+    alc_cg_fm_consts(g, LLVMGetParam(fn, 3), &f->fm_bias, &lo16, &span16);
     LLVMTypeRef w32 = LLVMVectorType(g->t_i16, 32);
-    LLVMValueRef lo16 = fm_splat_n(f, LLVMBuildTrunc(b, wlo, g->t_i16, ""), 32);
-    LLVMValueRef span16 =
-        fm_splat_n(f, LLVMBuildTrunc(b, wspan, g->t_i16, ""), 32);
     LLVMValueRef dz = fm_splat(f, LLVMGetParam(fn, 7));
     LLVMValueRef nrows = LLVMGetParam(fn, 6);
     LLVMValueRef rv = LLVMBuildAlloca(b, g->t_i64, "r");
@@ -1677,7 +1642,6 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     pp.pc = LLVMBuildAlloca(b, g->t_i64, "pc");
     for (int i = 0; i < 4; i++) {
         pp.pa[i] = LLVMBuildAlloca(b, d16, "pa");
-        pp.na[i] = LLVMBuildAlloca(b, d16, "na");
     }
     LLVMBuildStore(b, LLVMConstInt(g->t_i1, 0, 0), pp.pend);
     LLVMBuildStore(b, i64c(f, 0), pp.pc);
@@ -1685,7 +1649,7 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMBasicBlockRef rnext = bb(f, "rnext");
     LLVMBasicBlockRef head = bb(f, "head"), body = bb(f, "body");
     LLVMBasicBlockRef fast = bb(f, "fast"), sl = bb(f, "slow");
-    LLVMBasicBlockRef adv = bb(f, "advance"), latch = bb(f, "latch");
+    LLVMBasicBlockRef shift = bb(f, "shift"), latch = bb(f, "latch");
     LLVMBasicBlockRef exit = bb(f, "exit"), out = bb(f, "out");
     LLVMBuildBr(b, rhead);
     LLVMPositionBuilderAtEnd(b, rhead);
@@ -1717,19 +1681,14 @@ static LLVMValueRef fm_row_fn(struct alc_cg *g, const char *name, int has_z)
     LLVMBuildCondBr(b, alc_cg_fm_window(g, wv[0], wv[1], lo16, span16, has_z),
                     fast, sl);
     LLVMPositionBuilderAtEnd(b, fast);
+    /* this block's lookups, the pending block's arithmetic, then this
+     * block pending */
     LLVMValueRef a[4];
     alc_cg_fm_pairs(g, wv[0], wv[1], a);
-    for (int i = 0; i < 4; i++) {
-        LLVMBuildStore(b, a[i], pp.na[i]);
-    }
-    LLVMBuildBr(b, adv);
-    /* the pending block's arithmetic, then this block pending */
-    LLVMPositionBuilderAtEnd(b, adv);
-    LLVMBasicBlockRef shift = bb(f, "shift");
     fm_pend(f, &pp, shift);
     LLVMPositionBuilderAtEnd(b, shift);
     for (int i = 0; i < 4; i++) {
-        LLVMBuildStore(b, LLVMBuildLoad2(b, d16, pp.na[i], ""), pp.pa[i]);
+        LLVMBuildStore(b, a[i], pp.pa[i]);
     }
     LLVMBuildStore(b, c, pp.pc);
     LLVMBuildStore(b, LLVMConstInt(g->t_i1, 1, 0), pp.pend);

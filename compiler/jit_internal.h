@@ -37,6 +37,8 @@ void alc_cg_types(struct alc_cg *g);
 LLVMValueRef alc_cg_vf(struct alc_cg *g, double x);
 LLVMValueRef alc_cg_vi(struct alc_cg *g, uint64_t x); /* <VL x i64> */
 LLVMValueRef alc_cg_splat(struct alc_cg *g, LLVMValueRef scalar);
+/* n lanes of the scalar (alc_cg_splat: ALC_VL lanes). */
+LLVMValueRef alc_cg_splat_n(struct alc_cg *g, LLVMValueRef scalar, unsigned n);
 /* Calls an overloaded intrinsic (overload types tys[0 .. n_tys)). */
 LLVMValueRef alc_cg_intrinsic(struct alc_cg *g, const char *name,
                               LLVMTypeRef *tys, int n_tys, LLVMValueRef *args,
@@ -92,18 +94,22 @@ LLVMValueRef alc_cg_logw_words(struct alc_cg *g, LLVMValueRef w0,
 
 /* Moments in float (jit_codegen.c's "Moments in float"). */
 /* i1: all 64 BF16 weights w0:w1 have |w| (15 bits) - lo < span unsigned
- * (lo, span <32 x i16>; alc_cg_fm_pairs's window), or are +-0 as well when
+ * (lo, span <32 x i16>; alc_cg_fm_consts' window), or are +-0 as well when
  * zeros. */
 LLVMValueRef alc_cg_fm_window(struct alc_cg *g, LLVMValueRef w0,
                               LLVMValueRef w1, LLVMValueRef lo,
                               LLVMValueRef span, int zeros);
+/* From B = 128 (127 + e0) (i32): J's bias (<16 x i32>) and the window
+ * of alc_cg_fm_window, lo and span (<32 x i16>). */
+void alc_cg_fm_consts(struct alc_cg *g, LLVMValueRef B, LLVMValueRef *bias,
+                      LLVMValueRef *lo, LLVMValueRef *span);
 /* a[o] (<16 x i32>, o = 2 h + s < 4): dword 4 l + k holds |w| (low word)
  * and TQ[m] - 32768 (high word) of element 32 h + 8 l + 4 s + k of w0:w1
  * (jit_logw.c's "Moments in float"; read in registers, VBMI). */
 void alc_cg_fm_pairs(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
                      LLVMValueRef *a);
 /* J = bias + 4096 |w| + TQ - 32768 of a's lanes as <16 x float> (exact in
- * the window; bias = splat i32 32768 - 4096 128 (127 + e0); AVX-512 VNNI). */
+ * the window; bias from alc_cg_fm_consts; AVX-512 VNNI). */
 LLVMValueRef alc_cg_fm_j(struct alc_cg *g, LLVMValueRef a, LLVMValueRef bias);
 /* <16 x i1>: which of a's lanes are +-0. */
 LLVMValueRef alc_cg_fm_zeros(struct alc_cg *g, LLVMValueRef a);

@@ -377,6 +377,9 @@ static void fm_index(uint8_t *ix)
     }
 }
 
+/* |I| bound of the window: 4096 FM_WINDOW + max TQ < 2^24 */
+#define FM_WINDOW 4064
+
 static LLVMValueRef splat32(struct alc_cg *g, uint32_t x)
 {
     return splat_int(g->t_i32, 16, x);
@@ -406,6 +409,36 @@ void alc_cg_fm_pairs(struct alc_cg *g, LLVMValueRef w0, LLVMValueRef w1,
             a[2 * h + s] = cast(g, unpack(g, m, tq, 32, s), d16);
         }
     }
+}
+
+/* The i32 x clamped to the normal magnitudes' [0x80, 0x7f80]. */
+static LLVMValueRef clamp_normal(struct alc_cg *g, LLVMValueRef x)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef lo = LLVMConstInt(g->t_i32, 0x80, 0);
+    LLVMValueRef hi = LLVMConstInt(g->t_i32, 0x7f80, 0);
+    x = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, lo, ""), lo, x, "");
+    return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, hi, ""), hi, x,
+                           "");
+}
+
+void alc_cg_fm_consts(struct alc_cg *g, LLVMValueRef B, LLVMValueRef *bias,
+                      LLVMValueRef *lo, LLVMValueRef *span)
+{
+    LLVMBuilderRef b = g->b;
+    LLVMValueRef k = LLVMConstInt(g->t_i32, FM_WINDOW, 0);
+    /* J's bias: -4096 B, and 32768 for TQ stored minus 32768 */
+    LLVMValueRef bb = LLVMBuildSub(
+        b, LLVMConstInt(g->t_i32, 32768, 0),
+        LLVMBuildMul(b, B, LLVMConstInt(g->t_i32, 4096, 0), ""), "");
+    *bias = alc_cg_splat_n(g, bb, 16);
+    /* |w| in [max(0x80, B - FM_WINDOW), min(0x7f80, B + FM_WINDOW)): |I| <
+     * FM_WINDOW, so |J| < 2^24; and no zero, subnormal, inf or NaN */
+    LLVMValueRef l = clamp_normal(g, LLVMBuildSub(b, B, k, ""));
+    LLVMValueRef h = clamp_normal(g, LLVMBuildAdd(b, B, k, ""));
+    *lo = alc_cg_splat_n(g, LLVMBuildTrunc(b, l, g->t_i16, ""), 32);
+    *span = alc_cg_splat_n(
+        g, LLVMBuildTrunc(b, LLVMBuildSub(b, h, l, ""), g->t_i16, ""), 32);
 }
 
 LLVMValueRef alc_cg_fm_j(struct alc_cg *g, LLVMValueRef a, LLVMValueRef bias)
