@@ -462,18 +462,24 @@ LLVMValueRef alc_cg_fm_window(struct alc_cg *g, LLVMValueRef w0,
                               LLVMValueRef span, int zeros)
 {
     LLVMBuilderRef b = g->b;
-    LLVMValueRef w[2] = {w0, w1}, all = NULL;
-    for (int h = 0; h < 2; h++) { /* |w| - lo < span (or |w| = 0) */
+    LLVMValueRef w[2] = {w0, w1}, any = NULL;
+    /* as "any lane out", so that the backend emits a compare and a
+     * compare masked by it per half and one kortestd of the two: "all
+     * lanes in (or zero)" took two kord and a kandd more, and k-register
+     * operations are scarce here (DSA's float loop: 17.9 -> 16.2 cycles
+     * per 64 weights on L1-resident data; a whole evaluation on
+     * bench_alloc's set, 2 threads, interleaved: 13.2 -> 12.55 ms best,
+     * 14.5 -> 13.6 ms median; measured, Zen 5) */
+    for (int h = 0; h < 2; h++) { /* out: |w| - lo >= span (and |w| != 0) */
         LLVMValueRef t = LLVMBuildAnd(b, w[h], splat16(g, 32, 0x7fff), "");
-        LLVMValueRef z = LLVMBuildICmp(b, LLVMIntEQ, t, splat16(g, 32, 0), "");
+        LLVMValueRef nz = LLVMBuildICmp(b, LLVMIntNE, t, splat16(g, 32, 0), "");
         t = LLVMBuildSub(b, t, lo, "");
-        LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntULT, t, span, "");
-        ok = zeros ? LLVMBuildOr(b, ok, z, "") : ok;
-        all = all == NULL ? ok : LLVMBuildAnd(b, all, ok, "");
+        LLVMValueRef out = LLVMBuildICmp(b, LLVMIntUGE, t, span, "");
+        out = zeros ? LLVMBuildAnd(b, out, nz, "") : out;
+        any = any == NULL ? out : LLVMBuildOr(b, any, out, "");
     }
-    LLVMValueRef bits = LLVMBuildBitCast(b, all, g->t_i32, "");
-    return LLVMBuildICmp(b, LLVMIntEQ, bits,
-                         LLVMConstInt(g->t_i32, 0xffffffffu, 0), "");
+    LLVMValueRef bits = LLVMBuildBitCast(b, any, g->t_i32, "");
+    return LLVMBuildICmp(b, LLVMIntEQ, bits, LLVMConstInt(g->t_i32, 0, 0), "");
 }
 
 void alc_jit_fm_prefetch_sample(const uint16_t *w, int64_t n)
