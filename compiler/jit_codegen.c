@@ -571,10 +571,12 @@ static LLVMValueRef emit_on_truth(struct pf *f, const struct alc_ir_node *n,
  * (NaN c gives NaN on both sides).
  *
  * Accuracy: T and La/Ls are each within 1 ulp of the exact log (T of F16
- * and the act logs are libm's, T of BF16 within 0.9 ulp), and the sum
- * rounds once, so the error is below 1 ulp of |log|w|| + 1/2 ulp of
- * |log act| + 1/2 ulp of the result (tests/test_jit.c checks this bound
- * on every special value). Relative to the result that is about 2 ulps
+ * and the act logs are libm's, T of BF16 within 0.9 ulp; the matrices of
+ * the float moments take La from the JIT's vector log, within ~1 ulp,
+ * jit_llvm.c's act_log), and the sum rounds once, so the error is below 1
+ * ulp of |log|w|| + 1/2 ulp of |log act| (1 ulp with the vector log) + 1/2
+ * ulp of the result (tests/test_jit.c checks this bound on every special
+ * value). Relative to the result that is about 2 ulps
  * when the two logs have the same sign or one dominates; when they nearly
  * cancel (|w| act close to 1) the relative error grows like
  * max(|log|w||, |log act|) / |result|, the absolute error staying below
