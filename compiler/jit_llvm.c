@@ -854,24 +854,22 @@ static void fill_act(void *ctx, int64_t task, int worker)
     for (int64_t c = 0; c < mv->cols; c++) {
         a[c] = (double)mv->act[c];
     }
-    int vec = l != NULL && fm && mv->dtype == ALC_DT_BF16 && act_log != NULL;
-    if (vec) {
-        int64_t n8 = mv->cols / 8 * 8;
-        for (int64_t c = 0; c < mv->cols; c++) {
+    int64_t n = mv->cols, nv = 0; /* n: columns; nv: by the vector log */
+    if (l != NULL && (x->j->reads_lact & ALC_CG_LACT_ABS || fm)) {
+        for (int64_t c = 0; c < n; c++) {
             l[c] = fabs(a[c]);
         }
-        act_log(l, l, n8);
-        for (int64_t c = n8; c < mv->cols; c++) {
+        if (fm && mv->dtype == ALC_DT_BF16 && act_log != NULL) {
+            nv = n / 8 * 8;
+            act_log(l, l, nv);
+        }
+        for (int64_t c = nv; c < n; c++) {
             l[c] = lg(l[c]);
         }
     }
-    for (int64_t c = 0; l != NULL && c < mv->cols; c++) {
-        if ((x->j->reads_lact & ALC_CG_LACT_ABS || fm) && !vec) {
-            l[c] = lg(fabs(a[c]));
-        }
-        if (x->j->reads_lact & ALC_CG_LACT_SIGNED) {
-            l[mv->cols + c] = lg(a[c]);
-        }
+    for (int64_t c = 0;
+         l != NULL && (x->j->reads_lact & ALC_CG_LACT_SIGNED) && c < n; c++) {
+        l[n + c] = lg(a[c]);
     }
     if (l != NULL && fm) {
         double *hdr = l + 2 * mv->cols;
